@@ -1,0 +1,39 @@
+# Two commands set up a fresh machine: `make test` and `make demo`. Each creates .venv when missing and installs the
+# package editable with its dev extras; nothing but python3 and make is assumed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fpt_kit-installed
+export HF_HUB_OFFLINE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: test demo lab export check-export clean-venv
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+## Run the whole test suite: generated code in sync with nbs/, then tests/ and every notebook under pytest
+test: $(STAMP) check-export
+	$(BIN)/python -m pytest tests
+
+## Fail when fpt_kit/ differs from what nbdev-export makes of nbs/ (changes nothing in the working tree)
+check-export: $(STAMP)
+	@$(BIN)/python tests/check_export.py
+
+## Write fpt_kit/ from the notebooks
+export: $(STAMP)
+	$(BIN)/nbdev-export
+
+## The main job: train and compare methods on the synthetic fine-grained data, write runs/demo/report.html
+demo: $(STAMP)
+	$(BIN)/fpt-kit demo
+
+## JupyterLab on the notebooks
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+clean-venv:
+	rm -rf $(VENV)

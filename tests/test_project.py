@@ -1,0 +1,41 @@
+"""The project's own files agree with each other: pyproject.toml, settings.ini, environment.yml, the package."""
+import configparser, re, tomllib
+from pathlib import Path
+import yaml
+import fpt_kit
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT/'pyproject.toml').read_text())
+INI = configparser.ConfigParser(); INI.read(ROOT/'settings.ini')
+SETTINGS = INI['DEFAULT']
+
+def test_settings_ini_mirrors_pyproject():
+    proj, nbd = PYPROJECT['project'], PYPROJECT['tool']['nbdev']
+    assert SETTINGS['lib_name'] == proj['name']
+    assert SETTINGS['version'] == fpt_kit.__version__
+    assert SETTINGS['description'] == proj['description']
+    assert proj['requires-python'] == f">={SETTINGS['min_python']}"
+    assert SETTINGS['lib_path'] == nbd['lib_path'] and SETTINGS['nbs_path'] == nbd['nbs_path']
+    assert SETTINGS['tst_flags'] == nbd['tst_flags']
+    assert SETTINGS['requirements'].split() == proj['dependencies']
+    assert SETTINGS['dev_requirements'].split() == proj['optional-dependencies']['dev']
+    assert SETTINGS['keywords'].split() == proj['keywords']
+    name, target = SETTINGS['console_scripts'].split('=')
+    assert proj['scripts'] == {name: target}
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((ROOT/'environment.yml').read_text())
+    deps = env['dependencies']
+    assert f"python={SETTINGS['min_python']}" in deps and 'pip' in deps
+    pip = next(d['pip'] for d in deps if isinstance(d, dict))
+    proj = PYPROJECT['project']
+    assert pip[:-1] == proj['dependencies'] + proj['optional-dependencies']['dev']
+    assert pip[-1] == '-e .[dev]'
+
+def test_torch_not_pinned_above_the_machine_cap():
+    torch_req = next(r for r in PYPROJECT['project']['dependencies'] if re.match(r'torch\b', r) and not r.startswith('torchvision'))
+    assert '<=2.14.1' in torch_req
+
+def test_version_is_dynamic_from_package():
+    assert PYPROJECT['tool']['setuptools']['dynamic']['version'] == {'attr': 'fpt_kit.__version__'}
+    assert re.fullmatch(r'\d+\.\d+\.\d+', fpt_kit.__version__)
