@@ -4,7 +4,14 @@ The modules are generated from the notebooks in nbs/ by nbdev-export; this file 
 __version__ = "0.1.0"
 
 from .core import count_params, ParamCount, seeded, get_device, tiny_vit
+from .data.io import load_image, image_files, IMAGE_EXTS
+from .data.core import FPTData, fpt_dls, folder_items, csv_items, class_folder_items, split_items, image_stats
 from .models.backbone import FrozenBackbone
 from .models.side import SideViT
 from .models.fusion import FusionModule
 from .models.fpt import FPTConfig, FPTModel, build_fpt
+from .store import FeatureStore
+from .preload import preload, preloaded_dls
+from .metrics import AUC, auc_score, QuadraticKappa, fpt_metrics, ppe, pme
+from .baselines import BASELINES, build_baseline
+from .learner import FPTLearner, fpt_learner, METHODS

@@ -162,7 +162,7 @@ class FrozenBackbone(nn.Module):
     @property
     def n_keep(self)->int: return self.n_tokens if self.token_ratio >= 1 else keep_count(self.token_ratio, self.n_tokens)
 
-# %% ../../nbs/02_models.backbone.ipynb #5e34f03f
+# %% ../../nbs/02_models.backbone.ipynb #c2f5a4c2
 @patch
 def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
     "Forward hook on block `i`'s qkv: score tokens, keep the top ones, record K, V (and scores / indices)"
@@ -196,7 +196,7 @@ def _run(self:FrozenBackbone, x:torch.Tensor):
     if x.ndim != 4 or x.shape[-2:] != (self.img_size, self.img_size):
         raise ValueError(f"FrozenBackbone expects images of shape (B, C, {self.img_size}, {self.img_size}), got {tuple(x.shape)}; "
                          f"resize the LPM view to img_size={self.img_size}")
-    m = self.model
+    m, x = self.model, x.as_subclass(torch.Tensor)  # fastai's typed tensors (TensorImage...) as plain tensors
     h = m.norm_pre(m.patch_drop(m._pos_embed(m.patch_embed(x))))  # (B, N, d)
     for blk in m.blocks[:self.layers[-1] + 1]: h = blk(h)
 

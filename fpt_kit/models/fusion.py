@@ -12,7 +12,7 @@ from ..core import check_range
 # %% auto #0
 __all__ = ['FusionModule']
 
-# %% ../../nbs/04_models.fusion.ipynb #bb1d6056
+# %% ../../nbs/04_models.fusion.ipynb #bb5b7423
 class FusionModule(nn.Module):
     "Per-layer fine-grained prompts cross-attending to the LPM's selected keys and values: (L, B, H, k, dh) -> (L, B, P, d_s)"
     def __init__(self,
@@ -61,6 +61,7 @@ class FusionModule(nn.Module):
                 v:torch.Tensor, # Selected values (L, B, H, k, dh)
                )->torch.Tensor:
         "Fused prompts (L, B, P, d_s)"
+        k, v = k.as_subclass(torch.Tensor), v.as_subclass(torch.Tensor)
         L, B, H, _, dh = k.shape
         if L != self.n_layers or H != self.num_heads or v.shape != k.shape:
             raise ValueError(f"keys {tuple(k.shape)} / values {tuple(v.shape)} do not fit this fusion module: it needs "

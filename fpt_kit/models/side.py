@@ -11,7 +11,7 @@ from timm.models.vision_transformer import VisionTransformer
 # %% auto #0
 __all__ = ['SideViT']
 
-# %% ../../nbs/03_models.side.ipynb #c4dedac8
+# %% ../../nbs/03_models.side.ipynb #b8913c48
 class SideViT(VisionTransformer):
     "timm ViT that takes fine-grained prompts (L, B, P, d) and runs block i on [tokens, prompts[i]]"
     def __init__(self,
@@ -33,6 +33,7 @@ class SideViT(VisionTransformer):
                          prompts:torch.Tensor|None=None, # Fused prompts (L, B, P, d_s), one set per block; None: a plain ViT
                         )->torch.Tensor:
         "Tokens after the final norm (B, n, d_s), each block run with its prompts appended"
+        x = x.as_subclass(torch.Tensor)  # fastai's typed tensors (TensorImage...) as plain tensors
         x = self.norm_pre(self.patch_drop(self._pos_embed(self.patch_embed(x))))  # (B, n, d_s)
         if prompts is None:
             for blk in self.blocks: x = blk(x)
@@ -40,7 +41,7 @@ class SideViT(VisionTransformer):
         if prompts.ndim != 4 or len(prompts) != len(self.blocks) or prompts.shape[1] != x.shape[0] or prompts.shape[-1] != x.shape[-1]:
             raise ValueError(f"prompts of shape {tuple(prompts.shape)} do not fit this side network; it needs "
                              f"(L={len(self.blocks)}, B={x.shape[0]}, P, d_s={x.shape[-1]})")
-        n = x.shape[1]
+        n, prompts = x.shape[1], prompts.as_subclass(torch.Tensor)
         for blk, p in zip(self.blocks, prompts): x = blk(torch.cat([x, p.to(x.dtype)], 1))[:, :n]  # (B, n+P, d_s) -> (B, n, d_s)
         return self.norm(x)
 
