@@ -81,7 +81,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
                 w.write(list(keys), k.float(), v.float())
     return store.reload()
 
-# %% ../nbs/06b_preload.ipynb #629cd912
+# %% ../nbs/06b_preload.ipynb #117973bf
 class TensorFeatures(TensorBase):
     "Stored keys or values of one item (L, H, k, dh); a batch is (B, L, H, k, dh) until `LayerFirst`"
 
@@ -98,9 +98,9 @@ class StoreLookup(Transform):
     def encodes(self, key:str): return TensorFeatures(self.reader(key)[self.part])
 
 class LayerFirst(DisplayedTransform):
-    "Batch transform: stored features (B, L, H, k, dh) -> float32 (L, B, H, k, dh)"
+    "Batch transform: stored features (B, L, H, k, dh) -> (L, B, H, k, dh), kept in the store's dtype"
     order = 1
-    def encodes(self, x:TensorFeatures): return x.transpose(0, 1).float()
+    def encodes(self, x:TensorFeatures): return x.transpose(0, 1)
 
 # %% ../nbs/06b_preload.ipynb #d805fc9e
 def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('side', 'lpm'))

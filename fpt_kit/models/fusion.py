@@ -12,7 +12,14 @@ from ..core import check_range
 # %% auto #0
 __all__ = ['FusionModule']
 
-# %% ../../nbs/04_models.fusion.ipynb #bb5b7423
+# %% ../../nbs/04_models.fusion.ipynb #dbd8902e
+def _attention_dtype(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor):
+    "Bring q, k, v to one dtype: the keys' half precision on CUDA, the queries' precision elsewhere"
+    if k.dtype == q.dtype and v.dtype == q.dtype: return q, k, v
+    if k.is_cuda and k.dtype in (torch.float16, torch.bfloat16) and v.dtype == k.dtype: return q.to(k.dtype), k, v
+    return q, k.to(q.dtype), v.to(q.dtype)
+
+# %% ../../nbs/04_models.fusion.ipynb #a9791b5e
 class FusionModule(nn.Module):
     "Per-layer fine-grained prompts cross-attending to the LPM's selected keys and values: (L, B, H, k, dh) -> (L, B, P, d_s)"
     def __init__(self,
@@ -67,7 +74,8 @@ class FusionModule(nn.Module):
             raise ValueError(f"keys {tuple(k.shape)} / values {tuple(v.shape)} do not fit this fusion module: it needs "
                              f"(L={self.n_layers}, B, H={self.num_heads}, k, dh) for both")
         q = self.queries(B)  # (L, B, H, P, dh)
-        ctx = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype))  # (L, B, H, P, dh)
+        dt = q.dtype
+        ctx = F.scaled_dot_product_attention(*_attention_dtype(q, k, v)).to(dt)  # (L, B, H, P, dh)
         ctx = ctx.transpose(2, 3).reshape(L, B, self.n_prompts, H * dh)  # (L, B, P, d)
         p = self.prompts[:, None].to(ctx.dtype)  # (L, 1, P, prompt_dim)
         out = self.out_proj(ctx + p) if self.residual_in_lpm else self.out_proj(ctx) + p  # (L, B, P, d_s)
@@ -77,5 +85,5 @@ class FusionModule(nn.Module):
                   k:torch.Tensor, # Selected keys (L, B, H, k, dh)
                  )->torch.Tensor:
         "The prompts' attention over the selected tokens, (L, B, H, P, k): what the prompt-attention views show"
-        q = self.queries(k.shape[1])
-        return ((q @ k.to(q.dtype).transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
+        q = self.queries(k.shape[1]).float()
+        return ((q @ k.as_subclass(torch.Tensor).float().transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
