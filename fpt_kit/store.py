@@ -14,8 +14,8 @@ from .core import check_choice
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
 
-# %% ../nbs/06a_store.ipynb #5441ce7c
-FORMAT_VERSION = 1
+# %% ../nbs/06a_store.ipynb #a9e7ae89
+FORMAT_VERSION = 2 # 2: the CRC covers the key as well as the record
 _DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32)}
 
 def fingerprint_hash(fingerprint:dict # JSON-serialisable description of how features were made
@@ -23,20 +23,40 @@ def fingerprint_hash(fingerprint:dict # JSON-serialisable description of how fea
     "Short, stable hash of a fingerprint dict (canonical JSON, SHA-256, 16 hex digits)"
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True, separators=(',', ':')).encode()).hexdigest()[:16]
 
+def _crc(key:str, rec)->int:
+    "CRC-32 of an item's key and record bytes: a record read under another key fails it"
+    return zlib.crc32(rec, zlib.crc32(key.encode()))
+
 def _diff(a:dict, b:dict)->str:
     return '; '.join(f"{k}: store has {a.get(k)!r}, wanted {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
 
-# %% ../nbs/06a_store.ipynb #a387ccae
+# %% ../nbs/06a_store.ipynb #6dffaf35
 class StoreError(ValueError):
     "A feature store that does not match, misses items, or is damaged"
 
-def _write_json_atomic(path:Path, obj):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, 'w') as f: json.dump(obj, f, indent=1); f.flush(); os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
+_FULL = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up', errno.EFBIG: 'a file-size limit was reached'}
+
+def _fsync_dir(path:Path):
+    dfd = os.open(path, os.O_RDONLY)
     try: os.fsync(dfd)
     finally: os.close(dfd)
+
+def _write_json_atomic(path:Path, obj):
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, 'w') as f: json.dump(obj, f, indent=1); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+def _manifest_ok(m:dict)->bool:
+    "Do a manifest's fields agree with each other (dtype, shapes, record size, fingerprint hash)?"
+    try:
+        shape_ok = all(type(n) is int and n > 0 for n in m['item_shape'])
+        return (shape_ok and m['dtype'] in _DTYPES and m['fingerprint_hash'] == fingerprint_hash(m['fingerprint'])
+                and m['record_bytes'] == 2 * int(np.prod(m['item_shape'])) * np.dtype(_DTYPES[m['dtype']][0]).itemsize
+                and type(m['shard_records']) is int and m['shard_records'] >= 1)
+    except (KeyError, TypeError, ValueError): return False
 
 class FeatureStore:
     "Preloaded LPM keys and values: a manifest, append-only shards per rank, journals, per-record CRC-32"
@@ -52,9 +72,10 @@ class FeatureStore:
         mpath = self.path/'manifest.json'
         if mpath.exists():
             try: self.manifest = json.loads(mpath.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e: raise StoreError(f"{mpath} is not valid JSON ({e}); the store is damaged: delete {self.path} and preload again") from e
-            if self.manifest.get('format') != FORMAT_VERSION: raise StoreError(f"{mpath} has store format {self.manifest.get('format')!r}, this kit reads {FORMAT_VERSION}; preload again into a new folder")
-            m = self.manifest
+            except ValueError as e: raise StoreError(f"{mpath} is not valid JSON ({e}); the store is damaged: delete {self.path} and preload again") from e
+            m = self.manifest if isinstance(self.manifest, dict) else {}
+            if m.get('format') != FORMAT_VERSION: raise StoreError(f"{mpath} has store format {m.get('format')!r}, this kit reads {FORMAT_VERSION}; preload again into a new folder")
+            if not _manifest_ok(m): raise StoreError(f"{mpath} contradicts itself (its fields do not agree: it is damaged or was edited); delete {self.path} and preload again")
             if fingerprint is not None and m['fingerprint'] != fingerprint:
                 raise StoreError(f"the feature store at {self.path} was made differently ({_diff(m['fingerprint'], fingerprint)}); "
                                  "preload again for this model (FeatureStore.at puts each fingerprint in its own folder)")
@@ -67,8 +88,13 @@ class FeatureStore:
             self.manifest = dict(format=FORMAT_VERSION, fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
                                  item_shape=[int(s) for s in item_shape], dtype=dtype, record_bytes=rec,
                                  shard_records=max(1, int(shard_mb * 2**20 // rec)))
-            self.path.mkdir(parents=True, exist_ok=True)
-            _write_json_atomic(mpath, self.manifest)
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                _write_json_atomic(mpath, self.manifest)
+            except OSError as e:
+                if e.errno not in _FULL: raise
+                raise StoreError(f"cannot create the feature store at {self.path}: {os.strerror(e.errno)} ({_FULL[e.errno]}); "
+                                 "free space or choose another folder") from e
         self._np_dtype, self.torch_dtype = _DTYPES[self.manifest['dtype']]
         self._maps = {}
         self.reload(verify)
@@ -89,7 +115,7 @@ class FeatureStore:
     def keys(self)->list[str]: return list(self._index)
     def __repr__(self): return f"FeatureStore({str(self.path)!r}, {len(self)} items of {self.item_shape} {self.manifest['dtype']}, {self.record_bytes/2**20:.2f} MiB each)"
 
-# %% ../nbs/06a_store.ipynb #558f2660
+# %% ../nbs/06a_store.ipynb #5d2d4dab
 @patch
 def _shard_file(self:FeatureStore, rank:int, shard:int)->Path: return self.path/f"r{rank:03d}-{shard:05d}.bin"
 @patch
@@ -101,8 +127,12 @@ def _read_journal(path:Path)->tuple[list[dict], int]:
     end = data.rfind(b'\n') + 1
     out = []
     for n, line in enumerate(data[:end].splitlines(), 1):
-        try: out.append(json.loads(line))
-        except json.JSONDecodeError as e: raise StoreError(f"{path} line {n} is damaged ({e}); delete {path.parent} and preload again") from e
+        try:
+            e = json.loads(line)
+            if not (isinstance(e, dict) and isinstance(e.get('k'), str) and all(type(e.get(f)) is int and e[f] >= 0 for f in 'sic')):
+                raise ValueError("not a record entry {k: str, s, i, c: int}")
+        except ValueError as err: raise StoreError(f"{path} line {n} is damaged ({err}); delete {path.parent} and preload again") from err
+        out.append(e)
     return out, end
 
 @patch
@@ -123,8 +153,11 @@ def reload(self:FeatureStore, verify:bool=False):
         if verify:
             mm = self._map(r, s)
             for i, c, key in recs:
-                if zlib.crc32(mm[i]) != c: raise StoreError(f"{f} record {i} ({key!r}) fails its checksum: the shard is damaged; delete {self.path} and preload again")
+                if _crc(key, mm[i]) != c: raise StoreError(_damaged(f, i, key, self.path))
     return self
+
+def _damaged(f:Path, i:int, key:str, root:Path)->str:
+    return f"{f} record {i} ({key!r}) fails its checksum: the store is damaged; delete {root} and preload again"
 
 @patch
 def _map(self:FeatureStore, rank:int, shard:int)->np.memmap:
@@ -137,10 +170,12 @@ def _map(self:FeatureStore, rank:int, shard:int)->np.memmap:
 
 @patch
 def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
-    "K and V of one item, each (L, H, k, dh), in the store dtype"
-    try: r, s, i, _ = self._index[key]
+    "K and V of one item, each (L, H, k, dh), in the store dtype; the record's CRC is checked on every read"
+    try: r, s, i, c = self._index[key]
     except KeyError: raise StoreError(f"item {key!r} is not in the feature store at {self.path}; preload it first (fpt-kit preload, or learn.preload())") from None
-    rec = torch.from_numpy(np.array(self._map(r, s)[i]).view(self._np_dtype)).view(self.torch_dtype).view(2, *self.item_shape)
+    raw = np.array(self._map(r, s)[i])
+    if _crc(key, raw) != c: raise StoreError(_damaged(self._shard_file(r, s), i, key, self.path))
+    rec = torch.from_numpy(raw.view(self._np_dtype)).view(self.torch_dtype).view(2, *self.item_shape)
     return rec[0], rec[1]
 
 @patch
@@ -158,26 +193,44 @@ def check_complete(self:FeatureStore, keys:Iterable[str]):
 @patch
 def __getstate__(self:FeatureStore): return {**self.__dict__, '_maps': {}}
 
-# %% ../nbs/06a_store.ipynb #76f31e10
+# %% ../nbs/06a_store.ipynb #6d81570f
+def _write_at(fd:int, data, offset:int):
+    "Write all of `data` at `offset` of the file `fd`, unbuffered (a full disk raises OSError)"
+    view = memoryview(data).cast('B')
+    while len(view):
+        n = os.pwrite(fd, view, offset)
+        if n == 0: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view, offset = view[n:], offset + n
+
 class StoreWriter:
     "Appends records for one rank of a `FeatureStore`; use through `store.writer(rank)`"
     def __init__(self, store:FeatureStore, rank:int=0):
         self.store, self.rank = store, rank
-        self._lock = open(store.path/f".lock-r{rank:03d}", 'a+')
+        self._lock = os.open(store.path/f".lock-r{rank:03d}", os.O_RDWR | os.O_CREAT, 0o644)
         try: fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock.seek(0); who = self._lock.read().strip() or 'another process'; self._lock.close()
+            who = os.pread(self._lock, 64, 0).decode(errors='replace').strip() or 'another process'; os.close(self._lock)
             raise StoreError(f"rank {rank} of the feature store at {store.path} is being written by {who}; wait for it to finish "
                              "(preloading resumes where it stopped) or preload into another folder") from None
-        self._lock.seek(0); self._lock.truncate(); self._lock.write(f"pid {os.getpid()}"); self._lock.flush()
-        jf = store._journal_file(rank)
-        entries, end = _read_journal(jf) if jf.exists() else ([], 0)
-        self._journal = open(jf, 'ab'); self._journal.truncate(end)
-        self.shard, self.count = (max(e['s'] for e in entries), 0) if entries else (0, 0)
-        self.count = 1 + max((e['i'] for e in entries if e['s'] == self.shard), default=-1)
-        f = store._shard_file(rank, self.shard)
-        if f.exists() and f.stat().st_size > self.count * store.record_bytes: os.truncate(f, self.count * store.record_bytes)
-        store.reload()
+        try:
+            os.ftruncate(self._lock, 0); os.pwrite(self._lock, f"pid {os.getpid()}".encode(), 0)
+            jf = store._journal_file(rank)
+            entries, end = _read_journal(jf) if jf.exists() else ([], 0)
+            self._journal, self._jend = os.open(jf, os.O_WRONLY | os.O_CREAT, 0o644), end
+            os.ftruncate(self._journal, end)
+            self.shard = max((e['s'] for e in entries), default=0)
+            self.count = 1 + max((e['i'] for e in entries if e['s'] == self.shard), default=-1)
+            f = store._shard_file(rank, self.shard)
+            if f.exists() and f.stat().st_size > self.count * store.record_bytes: os.truncate(f, self.count * store.record_bytes)
+            for g in store.path.glob(f"r{rank:03d}-*.bin"):  # a shard begun by a killed writer, never journaled into
+                if int(g.stem.split('-')[1]) > self.shard: g.unlink()
+            store.reload()
+        except OSError as e:
+            os.close(self._lock)
+            if e.errno not in _FULL: raise
+            raise StoreError(f"cannot write to the feature store at {store.path}: {os.strerror(e.errno)} ({_FULL[e.errno]}); free space and run preload again") from e
+        except BaseException:  # e.g. a damaged journal: give the lock back before the error goes up
+            os.close(self._lock); raise
 
     def write(self,
               keys:Sequence[str], # Item ids, one per batch element
@@ -201,29 +254,32 @@ class StoreWriter:
     def _append(self, key:str, rec:np.ndarray):
         st = self.store
         if self.count >= st.manifest['shard_records']: self.shard, self.count = self.shard + 1, 0
-        f, start = st._shard_file(self.rank, self.shard), self.count * st.record_bytes
+        f, start, crc = st._shard_file(self.rank, self.shard), self.count * st.record_bytes, _crc(key, rec)
+        line = json.dumps(dict(k=key, s=self.shard, i=self.count, c=crc)).encode() + b'\n'
+        target = f
         try:
-            with open(f, 'ab') as fh:
-                fh.write(rec.tobytes()); fh.flush(); os.fsync(fh.fileno())
-            line = json.dumps(dict(k=key, s=self.shard, i=self.count, c=zlib.crc32(rec))).encode() + b'\n'
-            self._journal.write(line); self._journal.flush(); os.fsync(self._journal.fileno())
+            fd = os.open(f, os.O_WRONLY | os.O_CREAT, 0o644)
+            try: _write_at(fd, rec, start); os.fsync(fd)
+            finally: os.close(fd)
+            if self.count == 0: _fsync_dir(st.path)  # a new shard's name is durable before a journal line points to it
+            target = st._journal_file(self.rank)
+            _write_at(self._journal, line, self._jend); os.fsync(self._journal)
         except OSError as e:
-            if e.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT): raise
+            if e.errno not in _FULL: raise
             self._undo(f, start)
-            raise StoreError(f"no space left writing {f} ({os.strerror(e.errno)}); the {len(st)} items already stored are kept "
-                             "and consistent: free space (or choose another folder) and run preload again to resume") from e
-        st._index[key] = (self.rank, self.shard, self.count, zlib.crc32(rec))
-        self.count += 1
+            raise StoreError(f"cannot write {target}: {os.strerror(e.errno)} ({_FULL[e.errno]}); the {len(st)} items already stored are kept "
+                             "and consistent: free space or raise the limit (or choose another folder), then run preload again to resume") from e
+        st._index[key] = (self.rank, self.shard, self.count, crc)
+        self.count, self._jend = self.count + 1, self._jend + len(line)
 
     def _undo(self, f:Path, start:int):
         "Cut the shard and the journal back to the last complete record after a failed write"
         if f.exists() and f.stat().st_size > start: os.truncate(f, start)
-        jf = self.store._journal_file(self.rank)
-        os.truncate(jf, _read_journal(jf)[1])
+        os.ftruncate(self._journal, self._jend)
 
     def close(self):
-        self._journal.close()
-        fcntl.flock(self._lock, fcntl.LOCK_UN); self._lock.close()
+        os.close(self._journal)
+        fcntl.flock(self._lock, fcntl.LOCK_UN); os.close(self._lock)
         self.store.reload()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()

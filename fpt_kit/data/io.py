@@ -55,7 +55,7 @@ def to_uint8(arr:np.ndarray, # Any real-valued array
         dst[i:i + step] = np.rint(np.nan_to_num(x, nan=0.0))
     return out
 
-# %% ../../nbs/01a_data.io.ipynb #4b7785ac
+# %% ../../nbs/01a_data.io.ipynb #4566188d
 Scale = Literal['auto', 'dtype', 'minmax'] | tuple[float, float]
 
 def _check_scale(scale)->Scale:
@@ -68,11 +68,20 @@ def _check_scale(scale)->Scale:
         return (float(scale[0]), float(scale[1]))
     return check_choice('scale', scale, ('auto', 'dtype', 'minmax'))
 
+def _finite_range(arr:np.ndarray)->tuple[float, float]|None:
+    "Smallest and largest finite value of `arr` (None when it has none), without copying it"
+    if arr.dtype.kind != 'f': return float(arr.min()), float(arr.max())
+    fin = np.isfinite(arr)
+    if not fin.any(): return None
+    return float(arr.min(where=fin, initial=np.inf)), float(arr.max(where=fin, initial=-np.inf))
+
 def _value_range(arr:np.ndarray, scale:Scale, full:tuple[float, float])->tuple[float, float]:
-    "The (lo, hi) that `scale` asks for: `full` (the container's range), the data's own extremes, or the pair given"
+    "The (lo, hi) that `scale` asks for: `full` (the container's range), the data's own finite extremes, or the pair given"
     if isinstance(scale, tuple): return scale
     if scale != 'minmax': return full
-    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+    r = _finite_range(arr)
+    if r is None: raise ValueError("the image has no finite values (every pixel is NaN or Inf)")
+    lo, hi = r
     return (lo, hi) if hi > lo else (lo, lo + 1)  # a constant image comes out black
 
 # %% ../../nbs/01a_data.io.ipynb #d2dc1fbe
@@ -128,7 +137,7 @@ def _open_raster(p:Path, frame:int=0, max_size:int|None=None)->Image.Image:
     ImageOps.exif_transpose(im, in_place=True)  # in place: the TIFF tags stay readable for the container range
     return im
 
-# %% ../../nbs/01a_data.io.ipynb #853cd7ea
+# %% ../../nbs/01a_data.io.ipynb #10afd941
 _HIGH_BIT = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I;16S', 'I', 'F')
 
 def _container_range(im:Image.Image, arr:np.ndarray)->tuple[float, float]:
@@ -148,6 +157,8 @@ def _to_8bit(im:Image.Image, scale:Scale, p:Path)->Image.Image:
     if im.mode == '1': return im.convert('L')
     if im.mode in _HIGH_BIT:
         arr = np.asarray(im)
+        if arr.dtype.kind == 'f' and _finite_range(arr) is None:
+            raise ValueError(f"{p} holds no finite values (every pixel is NaN or Inf): it is empty or damaged; re-export it or remove it from the dataset")
         if arr.dtype.kind == 'f' and not isinstance(scale, tuple) and scale != 'minmax':
             mn, mx = float(np.nanmin(arr)), float(np.nanmax(arr))
             if mn < 0 or mx > 1: raise ValueError(f"{p} holds floating-point values in [{mn:g}, {mx:g}], outside the 0..1 a float "
