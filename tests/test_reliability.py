@@ -293,8 +293,6 @@ def test_trainable_weights_of_another_head_refused(dls2, dls3, tmp_path):
     e = error_of(lambda: learner(dls2).load_trainable(f))
     assert type(e) is ValueError and 'three_classes.safetensors' in str(e) and "the model's is (2, 8)" in str(e)
 
-@pytest.mark.xfail(strict=True, reason="09_learner: fit does not check the DataLoaders' classes against the head (IndexError "
-                                        "'Target 2 is out of bounds'); FrozenGuard.before_fit could compare dls.c with the head")
 def test_dls_with_more_classes_than_the_head_refused_clearly(dls2, dls3):
     learn = learner(dls2)
     learn.dls = dls3
@@ -312,9 +310,6 @@ def test_nan_features_refused_at_store_write(ds, tmp_path):
     assert type(e) is StoreError and 'contain NaN or Inf' in str(e) and items.key[0] in str(e) and 'refusing to store them' in str(e)
     assert len(FeatureStore(next(tmp_path.iterdir()))) == 0
 
-@pytest.mark.xfail(strict=True, reason="09_learner: a NaN loss trains on silently and the run dies later in the AUC metric with a "
-                                        "misleading message ('If these are logits...'); fpt_learner could stop at the first "
-                                        "non-finite loss with an error naming the epoch and batch (like fastai's TerminateOnNaNCallback, but raising)")
 def test_nan_loss_stops_training_clearly(dls2):
     learn = learner(dls2)
     with torch.no_grad(): next(learn.model.side.parameters()).fill_(float('nan'))
@@ -364,9 +359,6 @@ def test_store_of_older_format_refused(made, tmp_path):
     e = error_of(lambda: FeatureStore(old))
     assert f"has store format {FORMAT_VERSION - 1}, this kit reads {FORMAT_VERSION}; preload again into a new folder" in str(e)
 
-@pytest.mark.xfail(strict=True, reason="09_learner: fpt_learner accepts preloaded DataLoaders whose store another LPM made and trains "
-                                        "on features that are not its own (silently when the shapes agree); it could call "
-                                        "fpt_kit.preload.check_store(dls.store, model.backbone, dls.fpt_data)")
 def test_learner_refuses_store_of_another_backbone(made, dls2):
     pdls = preloaded_dls(dls2, made['store'])
     torch.manual_seed(1)
@@ -443,8 +435,6 @@ def test_no_network_from_tests():
         srv.bind(('127.0.0.1', 0)); srv.listen(1)
         with socket.create_connection(srv.getsockname(), timeout=5): pass
 
-@pytest.mark.xfail(strict=True, reason="tests/conftest.py patches socket.connect only: connect_ex (and DNS through getaddrinfo, "
-                                        "and UDP sendto) still reach the network; it could patch connect_ex and getaddrinfo too")
 def test_no_network_through_connect_ex():
     with socket.socket() as s:
         s.settimeout(0.2)

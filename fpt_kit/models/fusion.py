@@ -10,16 +10,32 @@ from torch import nn
 from ..core import check_range
 
 # %% auto #0
-__all__ = ['FusionModule']
+__all__ = ['cross_attention', 'FusionModule']
 
-# %% ../../nbs/04_models.fusion.ipynb #dbd8902e
+# %% ../../nbs/04_models.fusion.ipynb #acfd157a
 def _attention_dtype(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor):
-    "Bring q, k, v to one dtype: the keys' half precision on CUDA, the queries' precision elsewhere"
+    "Bring q, k, v to one dtype: the keys' when they are in half precision (no copy of K, V), else the queries'"
     if k.dtype == q.dtype and v.dtype == q.dtype: return q, k, v
-    if k.is_cuda and k.dtype in (torch.float16, torch.bfloat16) and v.dtype == k.dtype: return q.to(k.dtype), k, v
+    if k.dtype in (torch.float16, torch.bfloat16) and v.dtype == k.dtype: return q.to(k.dtype), k, v
     return q, k.to(q.dtype), v.to(q.dtype)
 
-# %% ../../nbs/04_models.fusion.ipynb #a9791b5e
+def _fold(t:torch.Tensor, layer_major:bool)->torch.Tensor:
+    "(L, B, H, n, dh) -> (L*B, H, n, dh) if `layer_major`, else (B*L, H, n, dh): a view when memory allows"
+    return (t if layer_major else t.transpose(0, 1)).reshape(-1, *t.shape[2:])
+
+def cross_attention(q:torch.Tensor, # Queries (L, B, H, P, dh)
+                    k:torch.Tensor, # Keys (L, B, H, k, dh), layer-first or a transposed batch-first tensor
+                    v:torch.Tensor, # Values, like `k`
+                   )->torch.Tensor:
+    "Softmax attention of the prompts over the keys, all layers in one 4-D call: (L, B, H, P, dh), in q's dtype"
+    L, B = k.shape[:2]
+    dt, lm = q.dtype, not k.transpose(0, 1).is_contiguous()  # batch-first storage (a preloaded batch): fold as (B, L)
+    q, k, v = _attention_dtype(q, k, v)
+    ctx = F.scaled_dot_product_attention(_fold(q, lm), _fold(k, lm), _fold(v, lm))  # (L*B or B*L, H, P, dh)
+    ctx = ctx.view(L, B, *ctx.shape[1:]) if lm else ctx.view(B, L, *ctx.shape[1:]).transpose(0, 1)
+    return ctx.to(dt)
+
+# %% ../../nbs/04_models.fusion.ipynb #1a9de195
 class FusionModule(nn.Module):
     "Per-layer fine-grained prompts cross-attending to the LPM's selected keys and values: (L, B, H, k, dh) -> (L, B, P, d_s)"
     def __init__(self,
@@ -73,9 +89,7 @@ class FusionModule(nn.Module):
         if L != self.n_layers or H != self.num_heads or v.shape != k.shape:
             raise ValueError(f"keys {tuple(k.shape)} / values {tuple(v.shape)} do not fit this fusion module: it needs "
                              f"(L={self.n_layers}, B, H={self.num_heads}, k, dh) for both")
-        q = self.queries(B)  # (L, B, H, P, dh)
-        dt = q.dtype
-        ctx = F.scaled_dot_product_attention(*_attention_dtype(q, k, v)).to(dt)  # (L, B, H, P, dh)
+        ctx = cross_attention(self.queries(B), k, v)  # (L, B, H, P, dh)
         ctx = ctx.transpose(2, 3).reshape(L, B, self.n_prompts, H * dh)  # (L, B, P, d)
         p = self.prompts[:, None].to(ctx.dtype)  # (L, 1, P, prompt_dim)
         out = self.out_proj(ctx + p) if self.residual_in_lpm else self.out_proj(ctx) + p  # (L, B, P, d_s)
