@@ -11,7 +11,7 @@ from .models.side import SideViT
 from .models.fusion import FusionModule
 from .models.fpt import FPTConfig, FPTModel, build_fpt
 from .store import FeatureStore
-from .preload import preload, preloaded_dls
+from .preload import preloaded_dls  # (the function `preload` stays in fpt_kit.preload: a top-level name would hide the module)
 from .metrics import AUC, auc_score, QuadraticKappa, fpt_metrics, ppe, pme
 from .baselines import BASELINES, build_baseline
 from .learner import FPTLearner, fpt_learner, METHODS

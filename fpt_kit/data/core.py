@@ -23,7 +23,7 @@ from .io import load_image, image_files
 # %% auto #0
 __all__ = ['SPLITS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
            'SideResize', 'SideAugment', 'check_items', 'folder_items', 'csv_items', 'split_items', 'class_folder_items',
-           'image_stats', 'FPTData', 'FPTDataLoaders', 'fpt_dls']
+           'image_stats', 'FPTData', 'FPTDataLoaders', 'fpt_dls', 'empty_dls']
 
 # %% ../../nbs/01c_data.core.ipynb #57237864
 @lru_cache(maxsize=4)
@@ -300,3 +300,17 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
     dls = FPTDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
     dls.fpt_data, dls.items, dls.test_items = data, work, items[items.split == 'test'].reset_index(drop=True)
     return dls
+
+# %% ../../nbs/01c_data.core.ipynb #afe0784d
+def empty_dls(data:FPTData, # Views and normalisation the model was trained with
+              classes:Sequence[str], # Class names in index order
+              device=None, # Where batches go
+             )->FPTDataLoaders:
+    "DataLoaders with `data`'s transforms and `classes` but no items (for prediction)"
+    blank = pd.DataFrame(dict(path=[Image.new('RGB', (data.lpm_size,) * 2)], key=['blank'], label=[classes[0]], split=['train']))
+    tfms = [[ColReader('path'), f] for f in data.view_creators()] + [[ColReader('label'), Categorize(vocab=list(classes), sort=False)]]
+    dsets = Datasets(blank, tfms, splits=[[0], [0]], n_inp=len(data.views))  # fastai sets its types up from one item
+    dls = dsets.dataloaders(bs=1, after_item=data.item_tfms() + [ToTensor()], after_batch=data.batch_tfms(), device=device, drop_last=False)
+    dls = FPTDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
+    dls.fpt_data = data
+    return dls.new_empty()
