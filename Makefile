@@ -8,7 +8,7 @@ STAMP := $(VENV)/.fpt_kit-installed
 export HF_HUB_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test demo lab export check-export clean-venv
+.PHONY: test demo lab export check-export clean-venv browser-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ export: $(STAMP)
 ## The main job: train and compare methods on the synthetic fine-grained data, write runs/demo/report.html
 demo: $(STAMP)
 	$(BIN)/fpt-kit demo
+
+## Real-browser test of the walkthrough's widgets: JupyterLab + Debian's headless Chromium (apt-get install chromium
+## chromium-driver first) driven by npm playwright-core; writes tests/browser/out/widget.png
+browser-test: $(STAMP)
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	bash tests/browser/run.sh
 
 ## JupyterLab on the notebooks
 lab: $(STAMP)

@@ -102,6 +102,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'fpt_kit.core.check_range': ('core.html#check_range', 'fpt_kit/core.py'),
                               'fpt_kit.core.count_params': ('core.html#count_params', 'fpt_kit/core.py'),
                               'fpt_kit.core.get_device': ('core.html#get_device', 'fpt_kit/core.py'),
+                              'fpt_kit.core.progress': ('core.html#progress', 'fpt_kit/core.py'),
                               'fpt_kit.core.seeded': ('core.html#seeded', 'fpt_kit/core.py'),
                               'fpt_kit.core.tiny_vit': ('core.html#tiny_vit', 'fpt_kit/core.py')},
             'fpt_kit.data.core': { 'fpt_kit.data.core.FPTData': ('data.core.html#fptdata', 'fpt_kit/data/core.py'),

@@ -413,7 +413,7 @@ def param_table(arch:str='vit_base_patch16_384', # timm ViT name
                      'PPE': ppe(score, lp, denom) if not math.isnan(score) else math.nan})
     return pd.DataFrame(rows).set_index('name')
 
-# %% ../nbs/11_bench.ipynb #f3b6bc1f
+# %% ../nbs/11_bench.ipynb #eaa34d76
 def memory_table(experiments:Sequence[Experiment|str]|None=None, # Rows (default: `TABLE1`)
                  arch:str='vit_base_patch16_384', # timm ViT name
                  img_size:int|None=None, # Resolution of every row and of the full fine-tuning reference (default: the first row's)
@@ -427,7 +427,7 @@ def memory_table(experiments:Sequence[Experiment|str]|None=None, # Rows (default
                  **kwargs # dtype, store_dtype, lpm_on_device, seed, model_kwargs: see `memory_breakdown`
                 )->pd.DataFrame:
     "Peak training memory of every row in every attention mode, as bytes, GiB and % of full fine-tuning, beside the paper's"
-    from fastprogress.fastprogress import progress_bar
+    from fpt_kit.core import progress as progress_
     exps = [e if isinstance(e, Experiment) else experiment(e, img_size=img_size) for e in (TABLE1 if experiments is None else experiments)]
     if not exps: raise ValueError("experiments is empty; give at least one Experiment or method name")
     img_size = img_size or exps[0].img_size
@@ -443,7 +443,7 @@ def memory_table(experiments:Sequence[Experiment|str]|None=None, # Rows (default
         if a not in ref: ref[a] = peak(full, a)
     rows = []
     for a in modes:
-        for e in progress_bar(exps, display=progress, leave=False):
+        for e in progress_(exps, progress, leave=False):
             b = ref[a] if e.method == 'full' else peak(e, a)
             score = (scores or {}).get(e.name, math.nan)
             rows.append({'name': e.name, 'method': e.method, 'mode': e.mode, 'attention': a, 'bytes': b, 'GiB': b / 2**30,

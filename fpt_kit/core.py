@@ -14,7 +14,7 @@ from fastai.torch_core import default_device
 
 # %% auto #0
 __all__ = ['check_choice', 'check_range', 'check_literals', 'seeded', 'get_device', 'tiny_vit', 'ParamCount', 'count_params',
-           'cache_dir', 'assets_path']
+           'progress', 'cache_dir', 'assets_path']
 
 # %% ../nbs/00_core.ipynb #6d4b6dcb
 def check_choice(name:str, # Argument or field name, quoted in the error
@@ -111,6 +111,15 @@ def count_params(model:nn.Module, # Model to count
     ps = list({id(p): p for p in model.parameters()}.values())
     tr = sum(p.numel() for p in ps if p.requires_grad)
     return ParamCount(tr, sum(p.numel() for p in ps) if total is None else total)
+
+# %% ../nbs/00_core.ipynb #a0ec11f8
+def progress(it, # Iterable to wrap
+             show:bool=True, # Show a bar
+             **kwargs # Passed to fastprogress's `progress_bar` (leave, total, comment...)
+            ):
+    "A fastprogress bar over `it`, or `it` itself when `show` is false"
+    from fastprogress.fastprogress import progress_bar
+    return progress_bar(it, **kwargs) if show else it
 
 # %% ../nbs/00_core.ipynb #48847c96
 def cache_dir(*parts:str # Sub-folders under the cache root

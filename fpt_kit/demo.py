@@ -20,7 +20,7 @@ from . import bench, viz
 # %% auto #0
 __all__ = ['VIEWS', 'NAMES', 'DemoSetup', 'train_method', 'summarise', 'run_demo', 'results_figure', 'write_report']
 
-# %% ../nbs/11a_demo.ipynb #49448dc4
+# %% ../nbs/11a_demo.ipynb #f0159058
 VIEWS = {'fpt': ('side', 'lpm'), 'side': ('side',)}  # every other method trains on the high-resolution view
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class DemoSetup:
     data_seed:int = 0 # Seed of the synthetic dataset
     lesion_contrast:float = 0.6 # Lesion contrast of the synthetic images
     bs:int = 16 # Batch size
-    epochs:dict = field(default_factory=lambda: dict(fpt=30, side=30, linear=30)) # Epochs per method
-    lr:dict = field(default_factory=lambda: dict(fpt=2e-3, side=2e-3, linear=2e-3)) # Learning rate per method
+    epochs:dict = field(default_factory=lambda: dict(fpt=20, side=20, linear=8)) # Epochs per method (the linear probe runs the LPM every step)
+    lr:dict = field(default_factory=lambda: dict(fpt=2e-3, side=2e-3, linear=3e-3)) # Learning rate per method
 
     def dataset(self, dest=None)->Path:
         "Generate (or reuse) the synthetic dataset"
