@@ -208,6 +208,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'fpt_kit.learner': { 'fpt_kit.learner.DataGuard': ('learner.html#dataguard', 'fpt_kit/learner.py'),
                                  'fpt_kit.learner.DataGuard.after_loss': ('learner.html#dataguard.after_loss', 'fpt_kit/learner.py'),
                                  'fpt_kit.learner.DataGuard.before_fit': ('learner.html#dataguard.before_fit', 'fpt_kit/learner.py'),
+                                 'fpt_kit.learner.DistributedDL._broadcast': ( 'learner.html#distributeddl._broadcast',
+                                                                               'fpt_kit/learner.py'),
                                  'fpt_kit.learner.FPTLearner': ('learner.html#fptlearner', 'fpt_kit/learner.py'),
                                  'fpt_kit.learner.FPTLearner._split': ('learner.html#fptlearner._split', 'fpt_kit/learner.py'),
                                  'fpt_kit.learner.FPTLearner.evaluate': ('learner.html#fptlearner.evaluate', 'fpt_kit/learner.py'),

@@ -96,7 +96,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
                           progress=rank_distrib() == 0)
     print(f"{store.path}: {len(store)} of {len(items)} items stored by this rank's pass")
 
-# %% ../nbs/12_cli.ipynb #c0a55a5a
+# %% ../nbs/12_cli.ipynb #58c29fcd
 @command
 def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
           out:str='runs/train', # Run folder
@@ -116,6 +116,10 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
     lr = lr or (load_recipe(recipe).lr if recipe else 1e-3)
     rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out)
+    cpu = not torch.cuda.is_available()
+    if world > 1:  # join the process group now: preloading is sharded across ranks and needs a barrier
+        from accelerate import PartialState
+        PartialState(cpu=cpu)
     dls = fpt_dls(items, data_, bs=bs, seed=seed, num_workers=num_workers)
     learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, **lpm)
     if bf16: learn.to_bf16()
@@ -126,13 +130,15 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
         learn.dls = preloaded_dls(dls, store.reload(verify=True), backbone=learn.model.backbone)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
+        def fit_eval():  # every rank evaluates its share too: fastai gathers the predictions across ranks
+            learn.fit_fpt(epochs)
+            return dict(valid=learn.evaluate('valid'), test=learn.evaluate('test') if len(learn.dls.test_items) else None)
         if world > 1:
-            with learn.distrib_ctx(): learn.fit_fpt(epochs)
-        else: learn.fit_fpt(epochs)
+            with learn.distrib_ctx(cpu=cpu): res = fit_eval()
+        else: res = fit_eval()
     if rank: return
     vals = [list(map(float, v)) for v in learn.recorder.values]
     hist = pd.DataFrame(vals, columns=learn.recorder.metric_names[1:1 + len(vals[0])] if vals else None)
-    res = dict(valid=learn.evaluate('valid'), test=learn.evaluate('test') if len(learn.dls.test_items) else None)
     out.mkdir(parents=True, exist_ok=True)
     config = dict(kit_version=fpt_kit.__version__, command=dict(data=str(Path(data).resolve()), method=method, recipe=recipe, epochs=epochs, lr=lr, bs=bs, seed=seed,
                   online=online, world_size=world), lpm={k: str(v) if isinstance(v, Path) else v for k, v in lpm.items()},

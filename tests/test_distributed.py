@@ -1,5 +1,5 @@
 """Two CPU processes (torchrun, gloo): sharded preloading into one store, then data-parallel training with fastai's
-distrib_ctx. The run folder must hold a complete store and a trained model."""
+distrib_ctx. The run folder must hold a complete store, a trained model, and metrics over the whole split."""
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
@@ -29,3 +29,7 @@ def test_two_process_preload_and_training(tmp_path):
     assert len(store) == 24  # every image of every split, once
     metrics = json.loads((run/'metrics.json').read_text())
     assert 0 <= metrics['valid']['auc'] <= 1 and (run/'weights.safetensors').stat().st_size > 0
+    # the metrics gathered from both ranks are those of the whole split: one process, the same weights, agrees
+    from fpt_kit.cli import load_run
+    one = load_run(run, device='cpu').evaluate('valid')
+    assert abs(one['loss'] - metrics['valid']['loss']) < 1e-4 and abs(one['auc'] - metrics['valid']['auc']) < 1e-6, (one, metrics['valid'])

@@ -10,10 +10,10 @@ import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
 import tifffile
 from fpt_kit import (load_image, folder_items, csv_items, class_folder_items, fpt_dls, fpt_learner, FPTData, FPTConfig,
-                     build_fpt, preload, preloaded_dls, FeatureStore)
+                     build_fpt, preloaded_dls, FeatureStore)
 from fpt_kit.data.io import to_uint8
 from fpt_kit.store import StoreError, FORMAT_VERSION
-from fpt_kit.preload import check_store
+from fpt_kit.preload import preload, check_store
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(embed_dim=64, depth=2, num_heads=4)  # LPM width 64, 4 heads; side width 8
