@@ -149,7 +149,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     hist.to_csv(out/'history.csv', index_label='epoch')
     print(json.dumps(res, indent=1))
 
-# %% ../nbs/12_cli.ipynb #11649f7a
+# %% ../nbs/12_cli.ipynb #e131bec9
 def load_run(run:str|Path, # A folder written by `fpt-kit train`
              data:str|None=None, # Dataset to evaluate on (default: the run's own); None and `items_needed=False`: no data
              items_needed:bool=True, # Build DataLoaders over a dataset (evaluate) or only the transforms (predict)
@@ -199,15 +199,21 @@ def predict(run:str, # A folder written by `fpt-kit train`
     print(pd.DataFrame(rows).to_string(index=False))
 
 @command
-def bench(what:str='all', # 'params', 'memory', 'tables', 'time' or 'all'
+def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline' or 'all'
           out:str='runs/bench', # CSVs go here
           arch:str='vit_base_patch16_384', # LPM / baseline backbone (built on the meta device: nothing downloads)
           img_size:int=512, bs:int=16, n_out:int=5,
           measure:str='auto', # Memory: 'auto' (CUDA when present, else the fake-tensor estimate), 'fake', 'cpu', 'cuda'
          ):
-    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3)"
-    from fpt_kit.bench import run_bench
-    res = run_bench(what, out=out, arch=arch, img_size=img_size, bs=bs, n_out=n_out, measure=measure)
+    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline)"
+    check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'all'))
+    res = {}
+    if what != 'pipeline':
+        from fpt_kit.bench import run_bench
+        res.update(run_bench(what, out=out, arch=arch, img_size=img_size, bs=bs, n_out=n_out, measure=measure))
+    if what in ('pipeline', 'all'):
+        from fpt_kit.pipeline_bench import pipeline_bench
+        res.update(pipeline_bench(out, arch=arch, img_size=img_size, memory_bs=bs, device='cuda' if torch.cuda.is_available() else 'cpu'))
     for name, df in res.items(): print(f"\n== {name}\n{df.to_string()}")
 
 # %% ../nbs/12_cli.ipynb #ad6c83c4
