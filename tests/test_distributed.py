@@ -1,5 +1,5 @@
-"""Two CPU processes (torchrun, gloo): sharded preloading into one store, then data-parallel training with fastai's
-distrib_ctx. The run folder must hold a complete store, a trained model, and metrics over the whole split."""
+"""Two CPU processes started by `accelerate launch` (its multi-GPU launcher, which is torchrun, runs CPU processes on gloo
+when there is no GPU): sharded preloading into one store, then data-parallel training with fastai's distrib_ctx. The run folder must hold a complete store, a trained model, and metrics over the whole split."""
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest, torch
@@ -11,10 +11,11 @@ def test_two_process_preload_and_training(tmp_path):
     from fpt_kit.core import tiny_vit
     from fpt_kit.data.synth import make_synthetic
     from fpt_kit.store import FeatureStore
-    torchrun = Path(sys.executable).parent/'torchrun'
+    accelerate = Path(sys.executable).parent/'accelerate'
     ds = make_synthetic(tmp_path/'ds', n_train=12, n_valid=6, n_test=6, size=64)
     save_file(tiny_vit(embed_dim=64, depth=2, num_heads=4).state_dict(), tmp_path/'lpm.safetensors')
-    cmd = [str(torchrun), '--nproc_per_node', '2', '--master_port', '29517', '-m', 'fpt_kit.cli', 'train', str(ds), '--out', str(tmp_path/'run'),
+    cmd = [str(accelerate), 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
+           '--dynamo_backend', 'no', '--main_process_port', '29517', '-m', 'fpt_kit.cli', 'train', str(ds), '--out', str(tmp_path/'run'),
            '--arch', 'vit_tiny_patch16_224', '--weights', str(tmp_path/'lpm.safetensors'), '--model-kwargs', '{"embed_dim": 64, "depth": 2, "num_heads": 4}',
            '--lpm-size', '64', '--side-size', '32', '--epochs', '2', '--bs', '4']
     env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1'}
