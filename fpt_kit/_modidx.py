@@ -145,6 +145,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fpt_kit.data.core.folder_items': ('data.core.html#folder_items', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.fpt_dls': ('data.core.html#fpt_dls', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.image_stats': ('data.core.html#image_stats', 'fpt_kit/data/core.py'),
+                                   'fpt_kit.data.core.seed_loaders': ('data.core.html#seed_loaders', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.split_items': ('data.core.html#split_items', 'fpt_kit/data/core.py')},
             'fpt_kit.data.io': { 'fpt_kit.data.io._StrictLoads': ('data.io.html#_strictloads', 'fpt_kit/data/io.py'),
                                  'fpt_kit.data.io._StrictLoads.__enter__': ('data.io.html#_strictloads.__enter__', 'fpt_kit/data/io.py'),
