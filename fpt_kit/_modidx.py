@@ -118,6 +118,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fpt_kit.data.core.FPTDataLoaders': ('data.core.html#fptdataloaders', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.FPTDataLoaders.new_empty': ( 'data.core.html#fptdataloaders.new_empty',
                                                                                    'fpt_kit/data/core.py'),
+                                   'fpt_kit.data.core.FPTDataLoaders.num_workers': ( 'data.core.html#fptdataloaders.num_workers',
+                                                                                     'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.LPMResize': ('data.core.html#lpmresize', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.LPMResize.__init__': ('data.core.html#lpmresize.__init__', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.LPMResize.encodes': ('data.core.html#lpmresize.encodes', 'fpt_kit/data/core.py'),

@@ -177,7 +177,7 @@ def fit_fpt(self:FPTLearner,
     if monitor: extra.append(KeepBest(monitor))
     self.fit(epochs, lr, wd=wd, cbs=extra + list(cbs or []))
 
-# %% ../nbs/09_learner.ipynb #714079c5
+# %% ../nbs/09_learner.ipynb #6d101041
 @patch
 def preload(self:FPTLearner,
             root:str|Path|None=None, # Stores live under root/<fingerprint hash> (default: the kit's cache)
@@ -194,7 +194,7 @@ def preload(self:FPTLearner,
     dls = self.online_dls
     items = pd.concat([dls.items, dls.test_items], ignore_index=True)
     store = preload(self.model.backbone, items, dls.fpt_data, root=root, dtype=dtype, bs=bs, device=dls.device,
-                    num_workers=dls.train.fake_l.num_workers if num_workers is None else num_workers, rank=rank, world_size=world_size, progress=progress)
+                    num_workers=dls.num_workers if num_workers is None else num_workers, rank=rank, world_size=world_size, progress=progress)
     if switch: self.dls = preloaded_dls(dls, store, backbone=self.model.backbone)
     return store
 

@@ -114,7 +114,7 @@ class LayerFirst(DisplayedTransform):
     order = 1
     def encodes(self, x:TensorFeatures): return x.transpose(0, 1)
 
-# %% ../nbs/06b_preload.ipynb #4b1e1416
+# %% ../nbs/06b_preload.ipynb #61b26523
 def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('side', 'lpm'))
                   store:FeatureStore, # A store holding every item of `dls` (`preload`)
                   bs:int|None=None, # Batch size (default: that of `dls`)
@@ -135,7 +135,7 @@ def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('
     tfms = [[ColReader('path'), data.view_types()[0].create], [ColReader('key'), StoreLookup(reader, 0)],
             [ColReader('key'), StoreLookup(reader, 1)], [ColReader('label'), Categorize(vocab=vocab, sort=False)]]
     dsets = Datasets(dls.items, tfms, splits=_splits(dls.items), n_inp=3)
-    kwargs = {'drop_last': False, 'num_workers': dls.train.fake_l.num_workers, 'device': dls.device, **kwargs}  # (DataLoader.num_workers is always 1)
+    kwargs = {'drop_last': False, 'num_workers': dls.num_workers, 'device': dls.device, **kwargs}
     out = dsets.dataloaders(bs=bs or dls.bs, after_item=data.item_tfms() + [ToTensor()], after_batch=data.batch_tfms() + [LayerFirst()], **kwargs)
     out = FPTDataLoaders(*out.loaders, path=out.path, device=out.device)
     out.fpt_data, out.items, out.test_items, out.store, out.online = data, dls.items, dls.test_items, store, dls

@@ -261,7 +261,7 @@ class FPTData:
                                          augment=self.augment, load_size=self.load_size)
     def __repr__(self): return f"FPTData({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
 
-# %% ../../nbs/01c_data.core.ipynb #937597eb
+# %% ../../nbs/01c_data.core.ipynb #c850bd03
 class FPTDataLoaders(DataLoaders):
     "fastai `DataLoaders` that carry their `FPTData` (views, sizes, normalisation) into `new_empty` and exports"
     fpt_data = None
@@ -269,6 +269,10 @@ class FPTDataLoaders(DataLoaders):
         res = type(self)(*[dl.new(dl.dataset.new_empty()) for dl in self.loaders], path=self.path, device=self.device)
         res.fpt_data = self.fpt_data
         return res
+    @property
+    def num_workers(self)->int:
+        "Loader processes of the training DataLoader (fastai's `DataLoader.num_workers` attribute always reads 1)"
+        return self.train.fake_l.num_workers
 
 def _splits(items:pd.DataFrame)->list[list[int]]:
     return [list(np.flatnonzero(items.split.values == 'train')), list(np.flatnonzero(items.split.values == 'valid'))]
