@@ -4,7 +4,8 @@
 
 # %% ../../nbs/01c_data.core.ipynb #d2ed460e
 from __future__ import annotations
-import random, warnings
+import hashlib, random, warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Sequence
@@ -18,30 +19,36 @@ from fastai.vision.augment import RandTransform
 from fasttransform import DisplayedTransform
 from fastcore.basics import patch
 from ..core import check_range, check_choice
-from .io import load_image, image_files
+from .io import load_image, image_files, _check_scale
 
 # %% auto #0
-__all__ = ['SPLITS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
+__all__ = ['SPLITS', 'NA_LABELS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
            'SideResize', 'SideAugment', 'check_items', 'folder_items', 'csv_items', 'split_items', 'class_folder_items',
-           'image_stats', 'FPTData', 'FPTDataLoaders', 'fpt_dls', 'seed_loaders', 'empty_dls']
+           'file_hash', 'content_hashes', 'hash_items', 'image_stats', 'FPTData', 'FPTDataLoaders', 'fpt_dls',
+           'seed_loaders', 'empty_dls']
 
 # %% ../../nbs/01c_data.core.ipynb #57237864
 @lru_cache(maxsize=4)
-def _load_cached(fn:str, mtime_ns:int, max_size:int|None)->Image.Image:
-    return load_image(fn, max_size=max_size)
+def _load_cached(fn:str, sig:tuple, max_size:int|None, scale)->Image.Image:
+    return load_image(fn, max_size=max_size, scale=scale)
+
+def _file_signature(p:Path)->tuple:
+    "What changes when a file is written, replaced or touched: size, modification and change times, inode"
+    try: st = p.stat()
+    except FileNotFoundError: raise FileNotFoundError(f"image file {str(p)!r} does not exist; check the dataset's paths") from None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 class MedicalImage(PILImage):
     "A PIL image read with `load_image` (DICOM, 16-bit, palette... all become 8-bit RGB)"
     max_size = None # Reduce images larger than this on load (None: keep)
     @classmethod
-    def create(cls, fn, max_size:int|None=None, **kwargs):
-        "From a file (any format `load_image` reads, DICOM included, longer side reduced to `max_size`), a PIL image, an array or a tensor; always RGB"
+    def create(cls, fn, max_size:int|None=None, scale='auto', **kwargs):
+        "From a file (any format `load_image` reads, DICOM included, longer side reduced to `max_size`, intensities mapped by `scale`), a PIL image, an array or a tensor; always RGB"
         if isinstance(fn, (str, Path)):
             p = Path(fn)
-            try: mt = p.stat().st_mtime_ns
-            except FileNotFoundError: raise FileNotFoundError(f"image file {str(p)!r} does not exist; check the dataset's paths") from None
             ms = cls.max_size if max_size is None else max_size
-            return cls(_load_cached(str(p), mt, ms).copy())  # a copy: the two views of an item must be two objects
+            sc = tuple(scale) if isinstance(scale, list) else scale
+            return cls(_load_cached(str(p), _file_signature(p), ms, sc).copy())  # a copy: the two views of an item must be two objects
         if isinstance(fn, Image.Image): return cls(fn.convert('RGB'))  # a loaded copy: never re-type the caller's object
         img = super().create(fn, **kwargs)
         return img if img.mode == 'RGB' else cls(img.convert('RGB'))
@@ -120,19 +127,32 @@ def folder_items(root:str|Path, # Dataset root holding train/, val/ (or valid/) 
     "Items of the `root/{train,val,test}/<class>/<image>` layout"
     root = Path(root).expanduser().resolve()
     if not root.is_dir(): raise ValueError(f"dataset folder {str(root)!r} does not exist")
-    rows = []
+    rows, ignored = [], []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.')):
         split = _SPLIT_NAMES.get(d.name.lower())
-        if split is None: continue
+        if split is None: ignored.append(d.name + '/'); continue
         for c in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith('.')):
             files = image_files(c)
             if not files: raise ValueError(f"class folder {str(c)!r} holds no images; remove it or add its images")
             rows += [dict(path=str(f), key=_key(f, root), label=c.name, split=split) for f in files]
+    names = "only train/, val/ (or valid/, validation/) and test/ name splits"
     if not rows: raise ValueError(f"{str(root)!r} has no train/ and val/ folders of class folders; expected root/{{train,val,test}}/<class>/<image> "
                                   "(for one folder per class without splits use class_folder_items)")
-    return check_items(pd.DataFrame(rows), str(root))
+    items = pd.DataFrame(rows)
+    if not (items.split == 'valid').any():
+        why = f"; the folder(s) {ignored} were not read ({names})" if ignored else ''
+        raise ValueError(f"{str(root)!r} has no validation folder{why}: the best epoch is chosen on validation images, so rename the "
+                         "validation folder to val/ (or add one: root/val/<class>/<image>)")
+    if ignored: warnings.warn(f"{str(root)!r}: folder(s) {ignored} were not read ({names}); rename them if they hold images of a split")
+    return check_items(items, str(root))
 
 # %% ../../nbs/01c_data.core.ipynb #fae58b24
+NA_LABELS = ('', 'NA', 'N/A', 'NaN', 'nan', '#N/A', 'null', 'NULL', '<NA>', 'n/a') # Labels read as "missing" (pandas' own markers)
+
+def _sniff_separator(header:str)->str|None:
+    "The separator a one-column header seems to use instead of a comma"
+    return next((s for s in (';', '\t', '|') if s in header), None)
+
 def csv_items(csv:str|Path, # CSV file with one row per image
               root:str|Path|None=None, # Folder that relative paths are relative to (default: the CSV's folder)
               path_col:str='path', # Column holding the image path
@@ -140,16 +160,31 @@ def csv_items(csv:str|Path, # CSV file with one row per image
               split_col:str|None='split', # Column holding train/val/test (None or absent: split with `split_items`)
               classes:Sequence[str]|None=None, # Allowed labels; rows with others are refused
               seed:int=0, # Seed of the split when the CSV has none
+              sep:str=',', # Column separator
+              na_labels:Sequence[str]=NA_LABELS, # Labels refused as missing values; () keeps e.g. 'NA' as a class of its own
              )->pd.DataFrame:
     "Items from a CSV of paths and labels (and optionally splits)"
     csv = Path(csv).expanduser().resolve()
     if not csv.is_file(): raise ValueError(f"CSV file {str(csv)!r} does not exist")
-    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False, sep=sep)
+    other = _sniff_separator(df.columns[0]) if len(df.columns) == 1 else None
+    if other: raise ValueError(f"{csv.name} seems to be separated by {other!r}, not {sep!r} (its header is {df.columns[0]!r}); "
+                               f"save it comma-separated, or pass sep={other!r} to csv_items")
     for c in (path_col, label_col):
         if c not in df.columns: raise ValueError(f"{csv.name} has no column {c!r}; its columns are {list(df.columns)} (set path_col/label_col)")
     root = Path(root).expanduser().resolve() if root else csv.parent
-    empty = df.index[(df[path_col] == '') | (df[label_col] == '')]
-    if len(empty): raise ValueError(f"{csv.name} row {empty[0] + 2} has an empty path or label")
+    if (df[path_col] == '').any(): raise ValueError(f"{csv.name} row {df.index[df[path_col] == ''][0] + 2} has an empty path")
+    na = {s.lower() for s in na_labels}
+    missing = df.index[df[label_col].str.lower().isin(na)]
+    if len(missing):
+        r = missing[0]
+        raise ValueError(f"{csv.name} row {r + 2} has label {df[label_col][r]!r}, a missing value ({len(missing)} row(s) in all); "
+                         f"remove those rows or give them a label; if {df[label_col][r]!r} is a real class, pass na_labels=() to csv_items")
+    spaced = df.index[df[label_col] != df[label_col].str.strip()]
+    if len(spaced):
+        r = spaced[0]; lab = df[label_col][r]
+        raise ValueError(f"{csv.name} row {r + 2} has label {lab!r}, with spaces around it ({len(spaced)} row(s) in all): it would be a class "
+                         f"of its own next to {lab.strip()!r}; remove the spaces in the CSV")
     if classes is not None:
         unknown = sorted(set(df[label_col]) - set(classes))
         if unknown: raise ValueError(f"{csv.name} has label(s) {unknown} that are not among classes {list(classes)}")
@@ -198,17 +233,49 @@ def class_folder_items(root:str|Path, # Folder with one sub-folder of images per
     if not rows: raise ValueError(f"{str(root)!r} has no class folders with images")
     return split_items(pd.DataFrame(rows), fractions, seed, str(root))
 
+# %% ../../nbs/01c_data.core.ipynb #2a6a58ef
+_HASHES = {} # (path, size, mtime_ns, ctime_ns, inode) -> SHA-256 hex digest, for this process
+
+def file_hash(path:str|Path, # An image file
+             )->str:
+    "SHA-256 of the file's bytes (hex), read again whenever the file's size, times or inode differ from the last reading"
+    p = Path(path)
+    memo = (str(p.absolute()), *_file_signature(p))
+    h = _HASHES.get(memo)
+    if h is None:
+        d = hashlib.sha256()
+        with open(p, 'rb') as f:
+            while chunk := f.read(1 << 20): d.update(chunk)
+        h = _HASHES[memo] = d.hexdigest()
+    return h
+
+def content_hashes(paths:Sequence[str|Path], # Image files
+                   threads:int=8, # Files hashed at once (hashlib releases the GIL)
+                  )->list[str]:
+    "`file_hash` of every file, several at a time"
+    paths = list(paths)
+    if len(paths) < 2 * threads: return [file_hash(p) for p in paths]
+    with ThreadPoolExecutor(threads) as ex: return list(ex.map(file_hash, paths))
+
+def hash_items(items:pd.DataFrame, # Item table with a `path` column
+              )->pd.DataFrame:
+    "A copy of `items` whose `hash` column holds the content hash of every image as the files are now"
+    out = items.copy()
+    out['hash'] = content_hashes(out.path)
+    return out
+
 # %% ../../nbs/01c_data.core.ipynb #2b2eb415
 def image_stats(items:pd.DataFrame, # Items; only the training split is used
                 size:int=512, # Resolution to measure at (the LPM's)
                 max_images:int|None=2000, # Measure on at most this many images (an evenly spaced subset)
+                scale='auto', # Intensity mapping of >8-bit and DICOM images (`load_image`'s `scale`; that of the `FPTData` in use)
                )->tuple[list[float], list[float]]:
     "Per-channel mean and std of the training images, in [0, 1], at `size` px"
     paths = list(items.path[items.split == 'train'])
     if max_images and len(paths) > max_images: paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_images).astype(int)]
     s, s2, n = np.zeros(3), np.zeros(3), 0
     for p in paths:
-        a = np.asarray(PILImageLPM.create(p, max_size=2 * size).resize((size, size), Image.Resampling.BILINEAR), dtype=np.float64) / 255
+        a = np.asarray(PILImageLPM.create(p, max_size=2 * size, scale=scale).resize((size, size), Image.Resampling.BILINEAR), dtype=np.float64) / 255
         s += a.sum((0, 1)); s2 += (a ** 2).sum((0, 1)); n += a.shape[0] * a.shape[1]
     mean = s / n
     return mean.round(4).tolist(), np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4).tolist()
@@ -224,6 +291,7 @@ class FPTData:
                  views:Sequence[str]=('side', 'lpm'), # Inputs in order: 'side' (augmented) and/or 'lpm' (plain); ('lpm',) trains at lpm_size with augmentation
                  augment:dict|None=None, # Keyword arguments of `SideAugment`
                  load_size:int|str|None='auto', # Longer side images are reduced to as they are read: 'auto' (twice the larger view), a size, or None (full size)
+                 scale='auto', # How >8-bit and DICOM intensities become 0..255 (`load_image`'s `scale`: a rule name or a window (lo, hi))
                 ):
         for n, v in (('lpm_size', lpm_size), ('side_size', side_size)): check_range(n, v, 16, integer=True)
         if isinstance(load_size, str) and load_size != 'auto': raise ValueError(f"load_size={load_size!r} must be 'auto', None or a size in pixels")
@@ -233,7 +301,12 @@ class FPTData:
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0: raise ValueError(f"mean={mean} and std={std} must be three numbers each, std > 0")
         self.lpm_size, self.side_size, self.views = lpm_size, side_size, tuple(views)
         self.mean, self.std, self.augment = [float(m) for m in mean], [float(s) for s in std], dict(augment or {})
-        self.load_size = load_size
+        self.load_size, self.scale = load_size, _check_scale(tuple(scale) if isinstance(scale, list) else scale)
+
+    @classmethod
+    def from_dict(cls, d:dict)->FPTData:
+        "The `FPTData` that `to_dict` (or a run's config.json) describes"
+        return cls(**d)
 
     @property
     def max_load(self)->int|None:
@@ -241,8 +314,8 @@ class FPTData:
         return 2 * max(self.lpm_size, self.side_size) if self.load_size == 'auto' else self.load_size
 
     def view_creators(self)->list:
-        "One function per view: image file -> that view's PIL image type, reduced to `max_load` while reading"
-        return [partial(t.create, max_size=self.max_load) for t in self.view_types()]
+        "One function per view: image file -> that view's PIL image type, reduced to `max_load` and mapped by `scale` while reading"
+        return [partial(t.create, max_size=self.max_load, scale=self.scale) for t in self.view_types()]
 
     def view_types(self)->list:
         "The image type of each input: the trained view is a `PILImageSide` (at lpm_size when it is the only 'lpm' view)"
@@ -258,7 +331,8 @@ class FPTData:
         return [IntToFloatTensor(), Normalize.from_stats(self.mean, self.std, cuda=False)]
 
     def to_dict(self)->dict: return dict(lpm_size=self.lpm_size, side_size=self.side_size, mean=self.mean, std=self.std, views=list(self.views),
-                                         augment=self.augment, load_size=self.load_size)
+                                         augment=self.augment, load_size=self.load_size,
+                                         scale=list(self.scale) if isinstance(self.scale, tuple) else self.scale)
     def __repr__(self): return f"FPTData({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
 
 # %% ../../nbs/01c_data.core.ipynb #c850bd03
@@ -288,7 +362,10 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
            )->DataLoaders:
     "fastai DataLoaders of (views..., label) from `items`; the test split is kept as `dls.test_items`"
     data = data or FPTData()
-    items = check_items(items)
+    items = hash_items(check_items(items))
+    if not (items.split == 'valid').any():
+        raise ValueError("the items have no validation images (split 'valid'): the best epoch is chosen on them; give the dataset a val/ "
+                         "folder or 'val' rows in its split column, or let the kit split it (class_folder_items, split_items)")
     vocab = list(classes) if classes is not None else sorted(items.label.unique())
     unknown = sorted(set(items.label) - set(vocab))
     if unknown: raise ValueError(f"labels {unknown} are not among classes {vocab}")
