@@ -4,6 +4,8 @@
 
 # %% ../nbs/06b_preload.ipynb #1180c16d
 from __future__ import annotations
+import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 import pandas as pd, torch
@@ -12,13 +14,13 @@ from fastai.data.transforms import ColReader, Categorize, ToTensor
 from fastai.torch_core import TensorBase
 from fasttransform import Transform, DisplayedTransform
 from .core import cache_dir, check_range, check_choice, get_device, progress as progress_
-from .data.core import FPTData, FPTDataLoaders, PILImageLPM, LPMResize, check_items, seed_loaders, _splits
+from .data.core import FPTData, FPTDataLoaders, PILImageLPM, LPMResize, check_items, seed_loaders, _splits, file_hash, hash_items
 from .models.backbone import FrozenBackbone
 from .store import FeatureStore, StoreError, FORMAT_VERSION, _diff
 
 # %% auto #0
-__all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'preload', 'TensorFeatures',
-           'StoreLookup', 'LayerFirst', 'preloaded_dls']
+__all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'PreloadReport', 'preload',
+           'TensorFeatures', 'StoreLookup', 'LayerFirst', 'check_features', 'preloaded_dls']
 
 # %% ../nbs/06b_preload.ipynb #fa5a00fd
 RESIZE_RULE = 'squash-bilinear-antialias' # How LPMResize prepares the LPM view (part of the fingerprint)
@@ -32,7 +34,8 @@ def feature_fingerprint(backbone:FrozenBackbone, # The frozen LPM
         raise ValueError(f"the data's lpm_size={data.lpm_size} differs from the backbone's img_size={backbone.img_size}; build both from one FPTConfig")
     cfg = getattr(backbone.model, 'pretrained_cfg', {}) or {}
     return dict(format=FORMAT_VERSION, arch=cfg.get('architecture', type(backbone.model).__name__), tag=cfg.get('tag'),
-                weights=backbone.weights_digest(), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE, mean=data.mean, std=data.std,
+                weights=backbone.weights_digest(), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE,
+                scale=data.to_dict()['scale'], mean=data.mean, std=data.std, keys='sha256 of the image file',
                 layers=list(backbone.layers), token_ratio=backbone.token_ratio, token_rule=backbone.token_rule,
                 n_keep=backbone.n_keep, dtype=dtype)
 
@@ -56,11 +59,25 @@ def lpm_view_dl(items:pd.DataFrame, # Items to read
                 bs:int=32, # Batch size
                 num_workers:int=0, # Worker processes
                 device=None, # Where batches go
+                key:str='key', # Column that names each item in the batches ('hash': its content hash)
                )->TfmdDL:
-    "A DataLoader of (key, LPM view) batches, in item order, never augmented"
-    dsets = Datasets(items.reset_index(drop=True), [[ColReader('key')], [ColReader('path'), partial(PILImageLPM.create, max_size=data.max_load)]])
+    "A DataLoader of (item name, LPM view) batches, in item order, never augmented"
+    dsets = Datasets(items.reset_index(drop=True), [[ColReader(key)], [ColReader('path'), partial(PILImageLPM.create, max_size=data.max_load, scale=data.scale)]])
     return TfmdDL(dsets, bs=bs, shuffle=False, drop_last=False, num_workers=num_workers, device=device,
                   after_item=[LPMResize(data.lpm_size), ToTensor()], after_batch=data.batch_tfms())
+
+@dataclass
+class PreloadReport:
+    "What one `preload` call did: features computed (new images, changed images) and reused"
+    items:int # Items asked for (all ranks)
+    images:int # Distinct image contents among them
+    computed:int # Features computed by this rank for images new to the store
+    recomputed:int # Features computed by this rank for files whose earlier content is in the store (edited in place)
+    reused:int # Items whose features were already stored
+    seconds:float # Wall time of the call
+    def __str__(self):
+        return (f"{self.items} items ({self.images} distinct images): {self.computed} computed, {self.recomputed} recomputed "
+                f"(changed since they were stored), {self.reused} reused from the store, in {self.seconds:.1f} s")
 
 def preload(backbone:FrozenBackbone, # The frozen LPM
             items:pd.DataFrame, # All items to store (every split)
@@ -75,44 +92,72 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
             amp:bool|None=None, # Run the LPM under autocast (default: on CUDA)
             progress:bool=True, # Show a progress bar
            )->FeatureStore:
-    "Compute the selected keys and values of every item once and store them; resumes, skips what is stored"
+    "Compute the selected keys and values of every image once, store them under the image's content hash; `store.report` says what was done"
+    t0 = time.time()
     check_choice('dtype', dtype, ('float16', 'bfloat16', 'float32'))
     check_range('world_size', world_size, 1, integer=True); check_range('rank', rank, 0, world_size - 1, integer=True)
-    items = check_items(items)
+    items = hash_items(check_items(items))  # the files as they are now
     store = FeatureStore.at(root or cache_dir('features'), feature_fingerprint(backbone, data, dtype), feature_shape(backbone), dtype=dtype, verify=False)
-    mine = items.iloc[rank::world_size]
-    todo = mine[mine.key.isin(store.missing(mine.key))]
+    stored = set(store.keys())
+    images = items.drop_duplicates('hash')  # one computation per distinct content
+    mine = images.iloc[rank::world_size]
+    todo = mine[~mine.hash.isin(stored)]
+    before = store.names()
+    changed = int(sum(before.get(p, h) != h for p, h in zip(todo.path, todo.hash)))
     if len(todo):
         dev = get_device(device)
         backbone.to(dev)
         amp = dev.type == 'cuda' if amp is None else amp
-        dl = lpm_view_dl(todo, data, bs, num_workers, dev)
+        dl = lpm_view_dl(todo, data, bs, num_workers, dev, key='hash')
+        name = dict(zip(todo.hash, todo.path))
         with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
-            for keys, x in progress_(dl, progress, leave=False):
+            for hashes, x in progress_(dl, progress, leave=False):
                 k, v = backbone(x)  # (L, B, H, k, dh) each
-                w.write(list(keys), k.float(), v.float())
-    return store.reload()
+                w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
+    store = store.reload()
+    store.report = PreloadReport(len(items), len(images), len(todo) - changed, changed, int(items.hash.isin(stored).sum()), time.time() - t0)
+    return store
 
 # %% ../nbs/06b_preload.ipynb #117973bf
 class TensorFeatures(TensorBase):
     "Stored keys or values of one item (L, H, k, dh); a batch is (B, L, H, k, dh) until `LayerFirst`"
 
 class _RecordReader:
-    "Reads an item's (K, V) record once for both lookups (a one-item cache, per worker)"
+    "An image file's (K, V) record, found by the file's content hash as it is now (a one-record cache, per worker)"
     def __init__(self, store:FeatureStore): self.store, self._last = store, (None, None)
-    def __call__(self, key:str):
-        if self._last[0] != key: self._last = (key, self.store[key])
+    def __call__(self, path:str):
+        h = file_hash(path)  # re-read when the file changed since it was last hashed
+        if self._last[0] != h:
+            if h not in self.store:
+                raise StoreError(f"{path} changed since its features were stored (the feature store at {self.store.path} has no record "
+                                 "of its content): run preload again (learn.preload()); it computes only the images that changed")
+            self._last = (h, self.store[h])
         return self._last[1]
 
 class StoreLookup(Transform):
-    "Item key -> stored keys (`part=0`) or values (`part=1`) as `TensorFeatures`"
+    "Image file -> its stored keys (`part=0`) or values (`part=1`) as `TensorFeatures`"
     def __init__(self, reader:_RecordReader, part:int): self.reader, self.part = reader, part
-    def encodes(self, key:str): return TensorFeatures(self.reader(key)[self.part])
+    def encodes(self, path:str): return TensorFeatures(self.reader(path)[self.part])
 
 class LayerFirst(DisplayedTransform):
     "Batch transform: stored features (B, L, H, k, dh) -> (L, B, H, k, dh), kept in the store's dtype"
     order = 1
     def encodes(self, x:TensorFeatures): return x.transpose(0, 1)
+
+def check_features(store:FeatureStore, # A feature store
+                   items:pd.DataFrame, # Items that will be read from it (path column)
+                  )->pd.DataFrame:
+    "`items` with their content hashes as the files are now; `StoreError` naming the images the store has no features for"
+    items = hash_items(items)
+    miss = items[~items.hash.isin(set(store.keys()))]
+    if len(miss): miss = miss[~miss.hash.isin(set(store.reload().keys()))]  # another process (or call) may have added them since
+    if len(miss):
+        known = store.names()
+        edited = [p for p in miss.path if p in known]
+        why = f" ({len(edited)} of them changed since they were stored, e.g. {edited[0]})" if edited else ''
+        raise StoreError(f"the feature store at {store.path} has no features for {len(miss)} of {len(items)} image(s), e.g. "
+                         f"{list(miss.key[:3])}{why}; run preload again (learn.preload()): it computes only what is missing")
+    return items
 
 # %% ../nbs/06b_preload.ipynb #61b26523
 def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('side', 'lpm'))
@@ -127,16 +172,17 @@ def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('
     if backbone is not None: check_store(store, backbone, data)
     fp = store.fingerprint
     want = dict(lpm_size=data.lpm_size, load_size=data.max_load, mean=data.mean, std=data.std, resize=RESIZE_RULE)
+    want['scale'] = data.to_dict()['scale']
     diff = {k: (fp.get(k), v) for k, v in want.items() if fp.get(k) != v}
     if diff: raise ValueError(f"the feature store at {store.path} was made for other data ({'; '.join(f'{k}: store {a!r}, data {b!r}' for k, (a, b) in diff.items())}); preload again for these DataLoaders")
-    store.check_complete(list(dls.items.key) + list(dls.test_items.key))
+    items, test_items = check_features(store, dls.items), check_features(store, dls.test_items)
     reader = _RecordReader(store)
     vocab = list(dls.vocab)
-    tfms = [[ColReader('path'), data.view_types()[0].create], [ColReader('key'), StoreLookup(reader, 0)],
-            [ColReader('key'), StoreLookup(reader, 1)], [ColReader('label'), Categorize(vocab=vocab, sort=False)]]
-    dsets = Datasets(dls.items, tfms, splits=_splits(dls.items), n_inp=3)
+    tfms = [[ColReader('path'), data.view_creators()[0]], [ColReader('path'), StoreLookup(reader, 0)],
+            [ColReader('path'), StoreLookup(reader, 1)], [ColReader('label'), Categorize(vocab=vocab, sort=False)]]
+    dsets = Datasets(items, tfms, splits=_splits(items), n_inp=3)
     kwargs = {'drop_last': False, 'num_workers': dls.num_workers, 'device': dls.device, **kwargs}
     out = dsets.dataloaders(bs=bs or dls.bs, after_item=data.item_tfms() + [ToTensor()], after_batch=data.batch_tfms() + [LayerFirst()], **kwargs)
     out = FPTDataLoaders(*out.loaders, path=out.path, device=out.device)
-    out.fpt_data, out.items, out.test_items, out.store, out.online = data, dls.items, dls.test_items, store, dls
+    out.fpt_data, out.items, out.test_items, out.store, out.online = data, items, test_items, store, dls
     return seed_loaders(out, getattr(dls, 'seed', None))  # the same shuffling as the online DataLoaders

@@ -15,7 +15,7 @@ from .core import check_choice
 __all__ = ['FORMAT_VERSION', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
 
 # %% ../nbs/06a_store.ipynb #a9e7ae89
-FORMAT_VERSION = 2 # 2: the CRC covers the key as well as the record
+FORMAT_VERSION = 3 # 2: the CRC covers the key as well as the record; 3: preloaded records are keyed by their image's content hash
 _DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32)}
 
 def fingerprint_hash(fingerprint:dict # JSON-serialisable description of how features were made
@@ -129,8 +129,9 @@ def _read_journal(path:Path)->tuple[list[dict], int]:
     for n, line in enumerate(data[:end].splitlines(), 1):
         try:
             e = json.loads(line)
-            if not (isinstance(e, dict) and isinstance(e.get('k'), str) and all(type(e.get(f)) is int and e[f] >= 0 for f in 'sic')):
-                raise ValueError("not a record entry {k: str, s, i, c: int}")
+            if not (isinstance(e, dict) and isinstance(e.get('k'), str) and all(type(e.get(f)) is int and e[f] >= 0 for f in 'sic')
+                    and isinstance(e.get('n', ''), str)):
+                raise ValueError("not a record entry {k: str, s, i, c: int, n: str (optional)}")
         except ValueError as err: raise StoreError(f"{path} line {n} is damaged ({err}); delete {path.parent} and preload again") from err
         out.append(e)
     return out, end
@@ -138,10 +139,12 @@ def _read_journal(path:Path)->tuple[list[dict], int]:
 @patch
 def reload(self:FeatureStore, verify:bool=False):
     "Rebuild the index from the journals; with `verify`, check shard sizes and every record's CRC"
-    self._index, self._maps = {}, {}
+    self._index, self._maps, self._names = {}, {}, {}
     for j in sorted(self.path.glob('journal-r*.jsonl')):
         rank = int(j.stem.split('-r')[1])
-        for e in _read_journal(j)[0]: self._index.setdefault(e['k'], (rank, e['s'], e['i'], e['c']))
+        for e in _read_journal(j)[0]:
+            self._index.setdefault(e['k'], (rank, e['s'], e['i'], e['c']))
+            if 'n' in e: self._names[e['n']] = e['k']
     by_shard = {}
     for key, (r, s, i, c) in self._index.items(): by_shard.setdefault((r, s), []).append((i, c, key))
     for (r, s), recs in by_shard.items():
@@ -182,6 +185,11 @@ def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
 def missing(self:FeatureStore, keys:Iterable[str])->list[str]:
     "The `keys` that are not in the store"
     return [k for k in keys if k not in self._index]
+
+@patch
+def names(self:FeatureStore)->dict[str, str]:
+    "Name -> key of the records written with a name (the last record written under a name wins)"
+    return dict(self._names)
 
 @patch
 def check_complete(self:FeatureStore, keys:Iterable[str]):
@@ -236,8 +244,9 @@ class StoreWriter:
               keys:Sequence[str], # Item ids, one per batch element
               k:torch.Tensor, # Keys (L, B, H, k, dh)
               v:torch.Tensor, # Values (L, B, H, k, dh)
+              names:Sequence[str]|None=None, # A name per item, journaled beside its record (preload: the image's path)
              )->int:
-        "Append the items not yet stored; returns how many were written"
+        "Append the items not yet stored (each key once); returns how many were written"
         st, shape = self.store, self.store.item_shape
         if k.shape != v.shape or k.ndim != 5 or (k.shape[0],) + tuple(k.shape[2:]) != shape or k.shape[1] != len(keys):
             raise StoreError(f"a batch of {len(keys)} keys with K {tuple(k.shape)}, V {tuple(v.shape)} does not fit items of shape {shape} (K, V must be (L, B, H, k, dh))")
@@ -245,17 +254,20 @@ class StoreWriter:
             raise StoreError(f"features for {list(keys)[:3]}... contain NaN or Inf; check the images and the LPM (refusing to store them)")
         recs = torch.stack([k, v], 1).transpose(0, 2).to(st.torch_dtype).cpu()  # (B, 2, L, H, k, dh)
         recs = _as_bytes(recs, st)  # (B, record_bytes)
-        todo = [(key, rec) for key, rec in zip(keys, recs) if key not in st]
-        for key, _ in todo:
+        names = [None] * len(keys) if names is None else list(names)
+        if len(names) != len(keys): raise StoreError(f"{len(names)} names for {len(keys)} keys; give one name per item")
+        todo, seen = [], set()
+        for key, rec, name in zip(keys, recs, names):
             if not isinstance(key, str) or not key: raise StoreError(f"item keys must be non-empty strings, got {key!r}")
-        for key, rec in todo: self._append(key, rec)
+            if key not in st and key not in seen: todo.append((key, rec, name)); seen.add(key)
+        for key, rec, name in todo: self._append(key, rec, name)
         return len(todo)
 
-    def _append(self, key:str, rec:np.ndarray):
+    def _append(self, key:str, rec:np.ndarray, name:str|None=None):
         st = self.store
         if self.count >= st.manifest['shard_records']: self.shard, self.count = self.shard + 1, 0
         f, start, crc = st._shard_file(self.rank, self.shard), self.count * st.record_bytes, _crc(key, rec)
-        line = json.dumps(dict(k=key, s=self.shard, i=self.count, c=crc)).encode() + b'\n'
+        line = json.dumps(dict(k=key, s=self.shard, i=self.count, c=crc, **({} if name is None else dict(n=name)))).encode() + b'\n'
         target = f
         try:
             fd = os.open(f, os.O_WRONLY | os.O_CREAT, 0o644)
@@ -270,6 +282,7 @@ class StoreWriter:
             raise StoreError(f"cannot write {target}: {os.strerror(e.errno)} ({_FULL[e.errno]}); the {len(st)} items already stored are kept "
                              "and consistent: free space or raise the limit (or choose another folder), then run preload again to resume") from e
         st._index[key] = (self.rank, self.shard, self.count, crc)
+        if name is not None: st._names[name] = key
         self.count, self._jend = self.count + 1, self._jend + len(line)
 
     def _undo(self, f:Path, start:int):
