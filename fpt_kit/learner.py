@@ -4,13 +4,13 @@
 
 # %% ../nbs/09_learner.ipynb #e654f017
 from __future__ import annotations
-import json, warnings
+import json, os, time, warnings
 from functools import partial
 from pathlib import Path
 from typing import Sequence
 import numpy as np, pandas as pd, torch
 from torch import nn
-from fastai.learner import Learner
+from fastai.learner import Learner, Recorder
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.training import GradientClip
@@ -21,18 +21,20 @@ import fastai.distributed  # adds Learner.distrib_ctx / to_distributed (multi-GP
 from fastai.torch_core import params
 from fastai.torch_core import TensorCategory
 from fastcore.basics import patch
+from safetensors import SafetensorError
 from safetensors.torch import save_file, load_file
 from .core import check_choice, check_range
 from .data.core import FPTData, FPTDataLoaders
 from .models.fpt import FPTConfig, FPTModel, build_fpt
 from .models.side import SideViT
 from .store import FeatureStore
-from .preload import preload, preloaded_dls, check_store
+from .preload import preload, preloaded_dls, check_store, check_features
 from .metrics import fpt_metrics
 from .baselines import BASELINES, build_baseline
 
 # %% auto #0
-__all__ = ['METHODS', 'fpt_splitter', 'FrozenGuard', 'DataGuard', 'OffloadLPM', 'KeepBest', 'FPTLearner', 'fpt_learner']
+__all__ = ['METHODS', 'fpt_splitter', 'FrozenGuard', 'DataGuard', 'OffloadLPM', 'KeepBest', 'EpochHistory', 'FPTLearner',
+           'fpt_learner']
 
 # %% ../nbs/09_learner.ipynb #301dcff4
 def fpt_splitter(model:nn.Module)->list:
@@ -102,7 +104,9 @@ class DataGuard(Callback):
             raise ValueError(f"the DataLoaders have {c} classes ({list(self.dls.vocab)}) but the model's head has {n} outputs; "
                              "build a learner for these DataLoaders (fpt_learner(dls, ...))")
         store, model = getattr(self.dls, 'store', None), getattr(self.learn.model, 'module', self.learn.model)
-        if store is not None and isinstance(model, FPTModel): check_store(store, model.backbone, self.dls.fpt_data)
+        if store is not None and isinstance(model, FPTModel):
+            check_store(store, model.backbone, self.dls.fpt_data)
+            check_features(store, self.dls.items)
     def after_loss(self):
         if not torch.isfinite(self.learn.loss).all():
             raise FloatingPointError(f"the {'training' if self.training else 'validation'} loss is {self.learn.loss.item()} (not finite) at "
@@ -127,20 +131,37 @@ class KeepBest(TrackerCallback):
     order = TrackerCallback.order + 1
     def __init__(self, monitor:str='auc', comp=None, min_delta:float=0.):
         super().__init__(monitor=monitor, comp=comp, min_delta=min_delta)
-        self.best_epoch, self.state = None, None
+        self.best_epoch, self.best_value, self.state = None, None, None
     def before_fit(self):
         super().before_fit()
-        self.best_epoch, self.state = None, None
+        self.best_epoch, self.best_value, self.state = None, None, None
     def after_epoch(self):
         super().after_epoch()
         if self.new_best:
-            self.best_epoch = self.epoch
+            self.best_epoch, self.best_value = self.epoch, float(self.best)
             self.state = [p.detach().clone() for g in fpt_splitter(self.learn.model) for p in g]
     def after_fit(self):
         super().after_fit()
         if self.state is not None:
             with torch.no_grad():
                 for p, s in zip([p for g in fpt_splitter(self.learn.model) for p in g], self.state): p.copy_(s)
+
+# %% ../nbs/09_learner.ipynb #622b6059
+class EpochHistory(Callback):
+    "One row per trained epoch: the recorder's train loss, validation loss and metrics, and seconds; `validate` leaves it alone"
+    order = Recorder.order + 1  # after the recorder has logged the epoch
+    def __init__(self): self.rows, self.names, self._trained, self._new = [], [], False, False
+    def before_fit(self): self._new = True  # validate() calls this too, but never trains
+    def before_train(self):
+        if self._new: self.rows, self._new = [], False  # the first trained epoch of a fit
+        self._trained, self._t0 = True, time.time()
+    def after_epoch(self):
+        if not self._trained: return  # a validate() call: not an epoch of training
+        rec = self.learn.recorder
+        self.names = [n for n in rec.metric_names if n != 'time']
+        self.rows.append([float(v) if not isinstance(v, int) else v for v in rec.log[:len(self.names)]] + [time.time() - self._t0])
+        self._trained = False
+    def table(self)->pd.DataFrame: return pd.DataFrame(self.rows, columns=self.names + ['seconds'] if self.rows else None)
 
 # %% ../nbs/09_learner.ipynb #a07e0d0e
 class FPTLearner(Learner):
@@ -153,6 +174,11 @@ class FPTLearner(Learner):
         return getattr(self.dls, 'online', None) or self.dls
     @property
     def is_preloaded(self)->bool: return getattr(self.dls, 'store', None) is not None
+    @property
+    def history(self)->pd.DataFrame:
+        "One row per trained epoch of the last fit (epoch, train_loss, valid_loss, metrics, seconds)"
+        cb = next((c for c in self.cbs if isinstance(c, EpochHistory)), None)
+        return cb.table() if cb is not None else pd.DataFrame()
 
     def _split(self, b):
         "Inputs are everything before the trailing labels (online batches have 2 inputs, preloaded ones 3)"
@@ -167,11 +193,12 @@ def fit_fpt(self:FPTLearner,
             lr:float|None=None, # Peak learning rate (default: the learner's `lr`)
             wd:float=0.1, # Decoupled weight decay
             clip:float|None=1.0, # Gradient-norm clipping (None: off)
-            monitor:str|None='auc', # Keep the epoch best in this validation metric (None: keep the last)
+            monitor:str|None='auc', # Keep the epoch best in this validation metric, e.g. 'auc', 'kappa', 'valid_loss' (None: keep the last); ties keep the earlier
             cbs=None, # More callbacks for this fit
            ):
     "The paper's recipe: AdamW, cosine decay per iteration to 0 without warm-up, clipping 1.0, best validation AUC kept"
     check_range('epochs', epochs, 1, integer=True)
+    if monitor is not None: check_choice('monitor', monitor, ('valid_loss', *[getattr(m, 'name', '') for m in self.metrics]))
     lr = self.lr if lr is None else lr
     extra = [ParamScheduler({'lr': SchedCos(lr, 0.)})] + ([GradientClip(clip)] if clip else [])
     if monitor: extra.append(KeepBest(monitor))
@@ -224,6 +251,7 @@ def evaluate(self:FPTLearner,
     if split == 'valid': dl = self.dls.valid
     else:
         if not len(self.dls.test_items): raise ValueError("the dataset has no test split")
+        if self.is_preloaded: check_features(self.dls.store, self.dls.test_items)
         dl = self.dls.test_dl(self.dls.test_items, with_labels=True)
     res = self.validate(dl=dl)
     return dict(zip(['loss'] + [m.name for m in self.metrics], [float(r) for r in res]))
@@ -248,10 +276,14 @@ def save_trainable(self:FPTLearner,
     "Save the trainable tensors (safetensors) and the configuration (JSON): small, and loads without pickle"
     fname = Path(fname).with_suffix('.safetensors')
     fname.parent.mkdir(parents=True, exist_ok=True)
-    save_file({n: p.detach().cpu().contiguous() for n, p in _trainable_named(self.model).items()}, fname)
     cfg = getattr(self.model, 'cfg', None)
     meta = dict(method=self.method, vocab=list(self.online_dls.vocab), data=self.online_dls.fpt_data.to_dict(),
                 cfg=cfg.to_dict() if isinstance(cfg, FPTConfig) else None, **(extra or {}))
+    tmp = fname.with_name(f".{fname.name}.{os.getpid()}.tmp")  # written whole, then renamed: never a half-written file
+    try:
+        save_file({n: p.detach().cpu().contiguous() for n, p in _trainable_named(self.model).items()}, tmp)
+        os.replace(tmp, fname)
+    finally: tmp.unlink(missing_ok=True)
     fname.with_suffix('.json').write_text(json.dumps(meta, indent=1, default=str))
     return fname
 
@@ -260,7 +292,10 @@ def load_trainable(self:FPTLearner, fname:str|Path):
     "Load tensors saved by `save_trainable` into this learner's model (names and shapes must match)"
     fname = Path(fname).with_suffix('.safetensors')
     if not fname.is_file(): raise FileNotFoundError(f"{fname} does not exist")
-    state, mine = load_file(fname), _trainable_named(self.model)
+    try: state = load_file(fname)
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{fname} is not a readable safetensors file ({e}); it is damaged or truncated: restore it from a copy or train again") from None
+    mine = _trainable_named(self.model)
     if set(state) != set(mine):
         raise ValueError(f"{fname} holds other tensors than this model trains (missing {sorted(set(mine) - set(state))[:3]}, "
                          f"unexpected {sorted(set(state) - set(mine))[:3]}); build the learner with the same method and configuration")
@@ -289,7 +324,8 @@ def fpt_learner(dls:FPTDataLoaders, # From `fpt_dls` (or `preloaded_dls`)
                 pretrained:bool=True, # Load timm's pretrained LPM weights (hub download)
                 weights:str|Path|None=None, # Local LPM weights file instead (loaded the timm way)
                 n_out:int|None=None, # Classes (default: from the DataLoaders)
-                metrics=None, # Metrics (default: AUC and accuracy)
+                metrics=None, # Metrics (default: AUC and accuracy, plus quadratic kappa when `graded`)
+                graded:bool|None=None, # Labels are ordered grades: add the 'kappa' metric (default: the DataLoaders' recipe says)
                 loss_func=None, # Loss (default: cross-entropy)
                 lr:float=1e-3, # Default learning rate
                 wd:float=0.1, # Default (decoupled) weight decay, on every trainable tensor
@@ -316,7 +352,8 @@ def fpt_learner(dls:FPTDataLoaders, # From `fpt_dls` (or `preloaded_dls`)
                         num_heads=shape.side.blocks[0].attn.num_heads, patch_size=cfg.side_patch, mlp_ratio=cfg.side_mlp_ratio)
     else: model = build_baseline(method, arch, n_out, img_size=data.lpm_size, pretrained=pretrained, weights=weights, **mk, **(baseline_kwargs or {}))
     opt_func = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8)
+    if graded is None: graded = bool(getattr(getattr(dls, 'recipe', None), 'graded', False))
     learn = FPTLearner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, splitter=fpt_splitter,
-                       metrics=fpt_metrics(n_out) if metrics is None else metrics, wd=wd, wd_bn_bias=True, train_bn=False,
-                       cbs=[FrozenGuard(), DataGuard(), OffloadLPM()] + list(cbs or []), **kwargs)
+                       metrics=fpt_metrics(n_out, graded=graded) if metrics is None else metrics, wd=wd, wd_bn_bias=True, train_bn=False,
+                       cbs=[FrozenGuard(), DataGuard(), OffloadLPM(), EpochHistory()] + list(cbs or []), **kwargs)
     return learn
