@@ -201,8 +201,9 @@ def fit_fpt(self:FPTLearner,
     if monitor is not None: check_choice('monitor', monitor, ('valid_loss', *[getattr(m, 'name', '') for m in self.metrics]))
     lr = self.lr if lr is None else lr
     extra = [ParamScheduler({'lr': SchedCos(lr, 0.)})] + ([GradientClip(clip)] if clip else [])
-    if monitor: extra.append(KeepBest(monitor))
-    self.fit(epochs, lr, wd=wd, cbs=extra + list(cbs or []))
+    keep = KeepBest(monitor) if monitor else None
+    self.fit(epochs, lr, wd=wd, cbs=extra + ([keep] if keep else []) + list(cbs or []))
+    self.kept = dict(monitor=monitor, epoch=keep.best_epoch if keep else epochs - 1, value=keep.best_value if keep else None)
 
 # %% ../nbs/09_learner.ipynb #6d101041
 @patch
@@ -245,10 +246,15 @@ def predict(self:FPTLearner,
 @patch
 def evaluate(self:FPTLearner,
              split:str='valid', # 'valid' or 'test'
+             items:pd.DataFrame|None=None, # Evaluate on these items (path, label columns) instead of a split of the DataLoaders
             )->dict:
-    "Loss and metrics on a split, as a dict"
+    "Loss and metrics on a split (or on `items`), as a dict"
     check_choice('split', split, ('valid', 'test'))
-    if split == 'valid': dl = self.dls.valid
+    if items is not None:
+        unknown = sorted(set(items.label) - set(self.online_dls.vocab))
+        if unknown: raise ValueError(f"labels {unknown} are not among the model's classes {list(self.online_dls.vocab)}")
+        dl = self.online_dls.test_dl(items.reset_index(drop=True), with_labels=True)
+    elif split == 'valid': dl = self.dls.valid
     else:
         if not len(self.dls.test_items): raise ValueError("the dataset has no test split")
         if self.is_preloaded: check_features(self.dls.store, self.dls.test_items)
