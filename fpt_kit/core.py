@@ -4,17 +4,18 @@
 
 # %% ../nbs/00_core.ipynb #e8e1c17f
 from __future__ import annotations
-import os, random, dataclasses, typing
+import os, sys, random, dataclasses, typing
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, NamedTuple
 import numpy as np, torch, timm
 from torch import nn
 from fastai.torch_core import default_device
+import fastprogress.fastprogress
 
 # %% auto #0
 __all__ = ['check_choice', 'check_range', 'check_literals', 'seeded', 'get_device', 'tiny_vit', 'ParamCount', 'count_params',
-           'progress', 'cache_dir', 'assets_path']
+           'interactive_output', 'LogProgressBar', 'progress', 'cache_dir', 'assets_path']
 
 # %% ../nbs/00_core.ipynb #6d4b6dcb
 def check_choice(name:str, # Argument or field name, quoted in the error
@@ -113,13 +114,56 @@ def count_params(model:nn.Module, # Model to count
     return ParamCount(tr, sum(p.numel() for p in ps) if total is None else total)
 
 # %% ../nbs/00_core.ipynb #a0ec11f8
+def interactive_output()->bool:
+    "Is stdout watched live (a notebook, a terminal, PyCharm's console) rather than written to a log file, a pipe or CI?"
+    if fastprogress.fastprogress.IN_NOTEBOOK or 'PYCHARM_HOSTED' in os.environ: return True
+    try: return bool(sys.stdout.isatty())
+    except (AttributeError, ValueError): return False  # no stdout (pythonw), or a closed one
+
+# %% ../nbs/00_core.ipynb #0d79100c
+class LogProgressBar(fastprogress.fastprogress.ProgressBar):
+    "fastprogress's bar as log lines: one at most every `1/parts` of the way, one at the end (items, seconds, rate)"
+    def __init__(self, gen, # Iterable to wrap
+                 total=None, # Its length (None: `len(gen)`; 'noinfer': unknown)
+                 display:bool=True, # Write lines at all
+                 leave:bool=True, # Kept for fastprogress's signature (log lines always stay)
+                 parent=None, master=None, # fastprogress's master bar, if any
+                 comment:str='', # Text added to each line
+                 parts:int=10, # Lines on the way: at most one per `1/parts` of the total
+                ):
+        super().__init__(gen, total, display, leave, parent, master, comment)
+        self.parts, self.shown, self.done = parts, 0, 0
+
+    def _write(self, line:str):
+        if self.display: print(f"{line} {self.comment}".rstrip(), flush=True)
+
+    def update(self, val):
+        self.done = val  # fastprogress only calls `update_bar` every ~0.2 s
+        super().update(val)
+
+    def on_update(self, val, text):
+        if not self.total: return
+        secs = self.last_t - self.start_t
+        rate = val / secs if secs > 0 else float('inf')
+        if val >= self.total: return self._write(f"{val} items in {secs:.1f} s ({rate:,.1f} items/s)")
+        part = val * self.parts // self.total
+        if part <= self.shown: return
+        self.shown = part
+        self._write(f"{val}/{self.total} ({100 * val / self.total:.0f}%) in {secs:.1f} s, {rate:,.1f} items/s, "
+                    f"about {(self.total - val) / rate:.0f} s left")
+
+    def on_interrupt(self):
+        self._write(f"stopped after {self.done}/{'?' if self.total is None else self.total} items")
+        super().on_interrupt()
+
+# %% ../nbs/00_core.ipynb #a02c09ee
 def progress(it, # Iterable to wrap
-             show:bool=True, # Show a bar
-             **kwargs # Passed to fastprogress's `progress_bar` (leave, total, comment...)
+             show:bool=True, # Show progress at all
+             **kwargs # Passed to fastprogress's `progress_bar` or `LogProgressBar` (leave, total, comment...)
             ):
-    "A fastprogress bar over `it`, or `it` itself when `show` is false"
-    from fastprogress.fastprogress import progress_bar
-    return progress_bar(it, **kwargs) if show else it
+    "A fastprogress bar over `it` where output is watched live, log lines where it is not, or `it` itself when `show` is false"
+    if not show: return it
+    return fastprogress.fastprogress.progress_bar(it, **kwargs) if interactive_output() else LogProgressBar(it, **kwargs)
 
 # %% ../nbs/00_core.ipynb #48847c96
 def cache_dir(*parts:str # Sub-folders under the cache root
