@@ -4,15 +4,19 @@
 
 # %% ../nbs/12_cli.ipynb #c260de44
 from __future__ import annotations
-import json, os, sys, time, warnings
+import contextlib, inspect, json, math, os, sys, tempfile, time, warnings
 from pathlib import Path
 import pandas as pd, torch
+from fastcore.basics import defaults
 from fastcore.script import anno_parser, store_true
+from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_seed
 import fpt_kit
-from .core import check_choice, get_device
-from .data.core import FPTData, fpt_dls, empty_dls, image_stats
-from .data.recipes import dataset_items, load_recipe
+from .core import check_choice, get_device, progress, interactive_output
+from .data.io import load_image
+from .data.core import FPTData, SPLITS, _SPLIT_NAMES, fpt_dls, empty_dls, image_stats, hash_items, file_hash
+from .data.recipes import Recipe, dataset_items, load_recipe
 from .models.fpt import FPTConfig
 from .models.lpm import shipped_lpm, pretrain_lpm as _pretrain_lpm, LPMRecipe, SHIPPED_LPM
 from .preload import preload as preload_items, preloaded_dls
@@ -20,7 +24,8 @@ from .learner import fpt_learner, METHODS
 from .store import StoreError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'command', 'demo', 'pretrain_lpm', 'preload', 'train', 'load_run', 'evaluate', 'predict', 'bench', 'main']
+__all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'RUN_FILES', 'command', 'strict_json', 'demo', 'pretrain_lpm', 'preload', 'check',
+           'train', 'load_run', 'run_items', 'evaluate', 'predict', 'bench', 'PlainEpochLog', 'main']
 
 # %% ../nbs/12_cli.ipynb #8ae83c0c
 COMMANDS = {}
@@ -28,6 +33,9 @@ def command(f):
     "Register `f` as `fpt-kit <f's name with dashes>`"
     COMMANDS[f.__name__.replace('_', '-')] = f
     return f
+
+SHIPPED_SIDE_RATIO = 4 # The shipped LPM reads 256 px; by default the side network reads 256 / 4 = 64 px, as in the demo
+RUN_FILES = ('config.json', 'weights.safetensors', 'weights.json', 'items.csv', 'history.csv', 'metrics.json') # What `train` writes
 
 def _lpm(arch:str|None, weights, pretrained:bool, model_kwargs:str|None)->dict:
     "fpt_learner's LPM arguments from the command line: the shipped LPM unless --arch is given"
@@ -38,28 +46,72 @@ def _lpm(arch:str|None, weights, pretrained:bool, model_kwargs:str|None)->dict:
     except json.JSONDecodeError as e: raise ValueError(f"--model-kwargs {model_kwargs!r} is not JSON, e.g. '{{\"depth\": 4}}'") from e
     return dict(arch=arch, weights=weights, pretrained=pretrained, model_kwargs=mk)
 
-def _cfg(preset:str, lpm_size:int|None, side_size:int|None, **kw)->FPTConfig:
+def _cfg(preset:str, lpm_size:int|None, side_size:int|None, shipped:bool, **kw)->FPTConfig:
+    "The FPT configuration: the preset, at the shipped LPM's sizes (256 / 64) when it is the LPM and no size is given"
     check_choice('--preset', preset, ('fpt', 'fpt_plus'))
+    if shipped:
+        lpm_size = shipped_lpm(verify=False).img_size if lpm_size is None else lpm_size
+        side_size = lpm_size // SHIPPED_SIDE_RATIO if side_size is None else side_size
     base = FPTConfig.fpt_plus() if preset == 'fpt_plus' else FPTConfig.fpt()
     over = {k: v for k, v in dict(lpm_size=lpm_size, side_size=side_size, **kw).items() if v is not None}
     return FPTConfig(**{**base.to_dict(), **over})
 
-def _data(data:str, recipe:str|None, cfg:FPTConfig, method:str, seed:int)->tuple[pd.DataFrame, FPTData]:
-    "Items and FPTData (recipe statistics, or measured on the training split) for a dataset given on the command line"
+def _scale(text:str):
+    "A --scale value as `load_image` takes it: a rule name, or 'lo,hi' for a fixed window"
+    if ',' not in text: return text
+    try: lo, hi = (float(t) for t in text.split(','))
+    except ValueError: raise ValueError(f"--scale {text!r}: a window is two numbers, e.g. --scale 0,4095") from None
+    return (lo, hi)
+
+def _data(data:str, recipe:str|None, cfg:FPTConfig, method:str, seed:int, scale)->tuple[pd.DataFrame, FPTData, Recipe|None]:
+    "Items, FPTData (the recipe's statistics, or measured on the training split) and recipe of a dataset given on the command line"
     items = dataset_items(data, seed=seed)
-    if recipe: r = load_recipe(recipe); mean, std = r.mean, r.std
-    else: mean, std = image_stats(items, cfg.lpm_size)
+    r = load_recipe(recipe) if recipe else None
+    if r is not None:
+        found = sorted(items.label.unique())
+        if len(found) != r.n_classes:
+            raise ValueError(f"--recipe {recipe}: {r.name} has {r.n_classes} classes but {data} holds {len(found)}: {found}; "
+                             f"check the layout ({r.layout}), or leave --recipe out for a dataset of your own")
+    if not (items.split == 'valid').any():  # before the statistics are measured
+        raise ValueError(f"{data} has no validation images: the kept epoch is chosen on them; add a val/ folder or 'val' rows in the split column")
+    mean, std = (r.mean, r.std) if r else image_stats(items, cfg.lpm_size, scale=scale)
     views = {'fpt': ('side', 'lpm'), 'side': ('side',)}.get(method, ('lpm',))
-    return items, FPTData(cfg.lpm_size, cfg.side_size, mean, std, views=views)
+    return items, FPTData(cfg.lpm_size, cfg.side_size, mean, std, views=views, scale=scale), r
+
+def _check_out(out:Path, overwrite:bool)->Path:
+    "Refuse, before anything is computed, an --out that holds a run (unless --overwrite) or that cannot be written"
+    held = [f for f in RUN_FILES if (out/f).exists()]
+    if held and not overwrite:
+        raise ValueError(f"--out {out} already holds a run ({', '.join(held)}); choose another --out, or pass --overwrite to replace it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out/f".write-test-{os.getpid()}"
+        probe.write_bytes(b''); probe.unlink()
+    except OSError as e: raise ValueError(f"cannot write to --out {out} ({e.strerror}); choose a folder you can write to") from None
+    return out
+
+def _write(path:Path, text:str):
+    "Write a text file whole or not at all (a temporary file renamed into place)"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try: tmp.write_text(text); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
+def strict_json(obj)->str:
+    "JSON that any parser reads: NaN and infinities become null"
+    clean = lambda o: ({k: clean(v) for k, v in o.items()} if isinstance(o, dict) else [clean(v) for v in o] if isinstance(o, (list, tuple))
+                       else None if isinstance(o, float) and not math.isfinite(o) else o)
+    return json.dumps(clean(obj), indent=1, allow_nan=False)
+
+def _file_digest(f)->str|None: return file_hash(f) if f else None
 
 # %% ../nbs/12_cli.ipynb #99aa59bf
 @command
 def demo(out:str='runs/demo', # Output folder: summary.csv, results.csv, report.html
          seeds:int=1, # Runs per method (seeds 0..n-1); the table then shows mean and spread
-         arch:str=None, # timm LPM instead of the kit's shipped one
-         weights:str=None, # Local weights file for --arch
-         pretrained:store_true=False, # Download --arch's pretrained weights
-         model_kwargs:str=None, # JSON of timm arguments for --arch
+         arch:str=None, # timm name of an LPM instead of the kit's shipped one
+         weights:str=None, # Local weights file of --arch
+         pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
+         model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
         ):
     "The main job: side network alone vs linear probe vs FPT on the synthetic fine-grained fundus data"
     from fpt_kit.demo import run_demo
@@ -82,128 +134,245 @@ def pretrain_lpm(out:str=None, # Weights file to write (default: the kit's shipp
 
 @command
 def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
-            recipe:str=None, # A recipe name (its normalisation); otherwise statistics are measured
-            arch:str=None, weights:str=None, pretrained:store_true=False, model_kwargs:str=None, # The LPM (default: the shipped one)
-            preset:str='fpt', lpm_size:int=None, side_size:int=None, token_ratio:float=None, # FPT configuration
-            root:str=None, # Stores go under root/<fingerprint> (default: the kit's cache)
-            dtype:str='float16', bs:int=32, num_workers:int=0, seed:int=0,
+            recipe:str=None, # A recipe name (its normalisation); otherwise statistics are measured on the training split
+            arch:str=None, # timm name of the LPM (default: the kit's shipped synthetic-fundus LPM)
+            weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
+            pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
+            model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
+            preset:str='fpt', # 'fpt' (the paper: every LPM layer) or 'fpt_plus' (the last half, LayerNorm prompts)
+            lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
+            side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
+            token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
+            scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, dtype, minmax, or a window lo,hi
+            root:str=None, # Stores go under root/<fingerprint> (default: the kit's cache, where `fpt-kit train` looks too)
+            dtype:str='float16', # Storage dtype: float16, bfloat16 or float32
+            bs:int=32, # Preload batch size (independent of training)
+            num_workers:int=0, # Image-loading worker processes
+            seed:int=0, # Seed of the split of unsplit data (give `fpt-kit train` the same)
            ):
-    "Compute and store the LPM's selected keys and values for every image (sharded across ranks under accelerate launch)"
-    cfg = _cfg(preset, lpm_size, side_size, token_ratio=token_ratio)
-    items, data_ = _data(data, recipe, cfg, 'fpt', seed)
+    "Compute and store the LPM's selected keys and values of every image, by content (sharded across ranks under accelerate launch)"
+    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
+    items, data_, _ = _data(data, recipe, cfg, 'fpt', seed, _scale(scale))
     learn = fpt_learner(fpt_dls(items, data_, device='cpu'), cfg=cfg, **_lpm(arch, weights, pretrained, model_kwargs))
     store = preload_items(learn.model.backbone, items, data_, root, dtype, bs, num_workers, rank_distrib(), max(1, num_distrib()),
                           progress=rank_distrib() == 0)
-    print(f"{store.path}: {len(store)} of {len(items)} items stored by this rank's pass")
+    print(f"{store.path}: {store.report}")
+
+@command
+def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
+          recipe:str=None, # A recipe name: the dataset must have its number of classes
+          scale:str='auto', # How >8-bit and DICOM intensities become 0..255, as for `train`
+          seed:int=0, # Seed of the split of unsplit data (as for `train`)
+         ):
+    "Read every image of a dataset once and list every problem at once, with the table of classes x splits"
+    sc = FPTData(scale=_scale(scale)).scale
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        items = dataset_items(data, seed=seed)
+    errors, notes = [], [('(dataset)', str(w.message)) for w in caught]
+    r = load_recipe(recipe) if recipe else None
+    if r is not None and items.label.nunique() != r.n_classes:
+        errors.append(('(dataset)', f"--recipe {recipe}: {r.name} has {r.n_classes} classes, the data {items.label.nunique()} ({sorted(items.label.unique())})"))
+    if not (items.split == 'valid').any(): errors.append(('(dataset)', "no validation images: training needs a val/ folder or 'val' rows"))
+    sizes = []
+    for p in progress(items.path, leave=False):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            try: sizes.append(load_image(p, scale=sc).size)
+            except (ValueError, OSError) as e: errors.append((p, str(e)))
+        notes += [(p, str(w.message)) for w in caught]
+    ok = items[~items.path.isin({p for p, _ in errors})]
+    dup = hash_items(ok).groupby('hash').filter(lambda g: g.split.nunique() > 1)
+    for _, g in dup.groupby('hash'):
+        errors.append((g.path.iloc[0], f"the same image (identical bytes) is in more than one split: {', '.join(f'{k} ({s})' for k, s in zip(g.key, g.split))}"))
+    table = pd.crosstab(items.label, items.split, margins=True, margins_name='all').reindex(columns=[*[s for s in SPLITS if s in set(items.split)], 'all'])
+    print(f"{data}: {len(items)} images, {items.label.nunique()} classes\n{table.to_string()}")
+    if sizes: print(f"sizes (w x h): {min(sizes)} .. {max(sizes)}")
+    for kind, rows in (('error', errors), ('warning', notes)):
+        for p, msg in rows: print(f"{kind}: {msg if p in msg else f'{p}: {msg}'}")
+    print(f"{len(errors)} error(s), {len(notes)} warning(s)")
+    return 2 if errors else 0
 
 # %% ../nbs/12_cli.ipynb #f95fa9b2
 @command
 def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
-          out:str='runs/train', # Run folder
-          method:str='fpt', # 'fpt', 'side', or a baseline: full, linear, prompt, attention, adapter, bitfit, lora
-          recipe:str=None, # A recipe name: its normalisation and learning rate
-          arch:str=None, weights:str=None, pretrained:store_true=False, model_kwargs:str=None, # The LPM (default: the shipped one)
-          preset:str='fpt', lpm_size:int=None, side_size:int=None, token_ratio:float=None, # FPT configuration
-          epochs:int=20, lr:float=None, bs:int=16, num_workers:int=0, seed:int=0,
-          online:store_true=False, # FPT: run the LPM every step instead of preloading
-          root:str=None, # Feature stores go under root/<fingerprint> (default: <out>/features)
+          out:str='runs/train', # Run folder; refused when it holds a run, unless --overwrite
+          method:str='fpt', # 'fpt', 'side' (side network alone), or a baseline: full, linear, prompt, attention, adapter, bitfit, lora
+          recipe:str=None, # A recipe name (fpt_kit.data.recipes): its normalisation, learning rate and class count
+          arch:str=None, # timm name of the LPM (default: the kit's shipped synthetic-fundus LPM)
+          weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
+          pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
+          model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
+          preset:str='fpt', # 'fpt' (the paper: every LPM layer) or 'fpt_plus' (the last half, LayerNorm prompts)
+          lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
+          side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
+          token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
+          scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, dtype, minmax, or a window lo,hi
+          epochs:int=20, # Training epochs
+          lr:float=None, # Peak learning rate of the cosine schedule (default: the recipe's, else 1e-3)
+          bs:int=16, # Training batch size
+          monitor:str='auc', # Validation metric whose best epoch is kept: auc, accuracy, kappa (graded recipes), valid_loss; ties keep the earlier
+          num_workers:int=0, # DataLoader worker processes
+          seed:int=0, # Seed of the split of unsplit data, initialisation, augmentation and shuffling
+          online:store_true=False, # FPT: run the LPM every step instead of preloading its features
+          root:str=None, # Feature stores go under root/<fingerprint> (default: the kit's cache, shared with `fpt-kit preload`)
           bf16:store_true=False, # Mixed precision (bf16) on a GPU
+          overwrite:store_true=False, # Replace the run already in --out
          ):
-    "Train a method on a dataset with the paper's recipe; writes config, weights, metrics and history to --out"
+    "Train a method on a dataset with the paper's recipe; writes config, weights, items, history and metrics to --out"
     check_choice('--method', method, METHODS)
-    cfg = _cfg(preset, lpm_size, side_size, token_ratio=token_ratio)
-    items, data_ = _data(data, recipe, cfg, method, seed)
+    rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
+    if rank == 0: _check_out(out, overwrite)  # before any image is read
+    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
+    items, data_, rec = _data(data, recipe, cfg, method, seed, _scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
-    lr = lr or (load_recipe(recipe).lr if recipe else 1e-3)
-    rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out)
+    lr = lr or (rec.lr if rec else 1e-3)
     set_seed(seed)  # initialisation, augmentation and dropout; fpt_dls seeds the shuffling
     cpu = not torch.cuda.is_available()
     if world > 1:  # join the process group now: preloading is sharded across ranks and needs a barrier
         from accelerate import PartialState
         PartialState(cpu=cpu)
     dls = fpt_dls(items, data_, bs=bs, seed=seed, num_workers=num_workers)
-    learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, **lpm)
+    learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, graded=bool(rec and rec.graded), **lpm)
+    check_choice('--monitor', monitor, ('valid_loss', *[m.name for m in learn.metrics]))
     if bf16: learn.to_bf16()
     store = None
     if method == 'fpt' and not online:
-        store = learn.preload(root=root or out/'features', rank=rank, world_size=world, progress=rank == 0, switch=False)
+        store = learn.preload(root=root, rank=rank, world_size=world, progress=rank == 0, switch=False)
+        if rank == 0: print(f"features: {store.report}\n  in {store.path}")
         distrib_barrier()
         learn.dls = preloaded_dls(dls, store.reload(verify=True), backbone=learn.model.backbone)
+    config = dict(kit_version=fpt_kit.__version__, command=dict(data=str(Path(data).resolve()), method=method, recipe=recipe, epochs=epochs,
+                  lr=lr, bs=bs, seed=seed, monitor=monitor, online=online, world_size=world),
+                  lpm={k: str(v) if isinstance(v, Path) else v for k, v in lpm.items()}, lpm_weights_sha256=_file_digest(lpm.get('weights')),
+                  cfg=cfg.to_dict(), data=data_.to_dict(), vocab=list(dls.vocab), graded=bool(rec and rec.graded),
+                  store=store.fingerprint if store is not None else None)
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        def fit_eval():  # every rank evaluates its share too: fastai gathers the predictions across ranks
-            learn.fit_fpt(epochs)
-            return dict(valid=learn.evaluate('valid'), test=learn.evaluate('test') if len(learn.dls.test_items) else None)
-        if world > 1:
-            with learn.distrib_ctx(cpu=cpu): res = fit_eval()
-        else: res = fit_eval()
+        warnings.simplefilter('ignore', DeprecationWarning); warnings.simplefilter('ignore', FutureWarning)
+        with learn.distrib_ctx(cpu=cpu) if world > 1 else contextlib.nullcontext():
+            learn.fit_fpt(epochs, monitor=monitor)
+            if rank == 0: _save_run(out, learn, config, pd.concat([dls.items, dls.test_items], ignore_index=True))  # kept if evaluation fails
+            # every rank evaluates its share: fastai gathers the predictions across ranks
+            res = dict(valid=learn.evaluate('valid'), test=learn.evaluate('test') if len(learn.dls.test_items) else None)
     if rank: return
-    vals = [list(map(float, v)) for v in learn.recorder.values]
-    hist = pd.DataFrame(vals, columns=learn.recorder.metric_names[1:1 + len(vals[0])] if vals else None)
-    out.mkdir(parents=True, exist_ok=True)
-    config = dict(kit_version=fpt_kit.__version__, command=dict(data=str(Path(data).resolve()), method=method, recipe=recipe, epochs=epochs, lr=lr, bs=bs, seed=seed,
-                  online=online, world_size=world), lpm={k: str(v) if isinstance(v, Path) else v for k, v in lpm.items()},
-                  cfg=cfg.to_dict(), data=data_.to_dict(), vocab=list(dls.vocab), store=store.fingerprint if store is not None else None)
-    (out/'config.json').write_text(json.dumps(config, indent=1))
-    learn.save_trainable(out/'weights', extra=dict(metrics=res))
-    (out/'metrics.json').write_text(json.dumps(res, indent=1))
-    hist.to_csv(out/'history.csv', index_label='epoch')
-    print(json.dumps(res, indent=1))
+    metrics = dict(res, kept=learn.kept)
+    _write(out/'metrics.json', strict_json(metrics))
+    print(strict_json(metrics))
+
+def _save_run(out:Path, learn, config:dict, items:pd.DataFrame):
+    "Write the trained tensors first, then what describes them; if --out fails now, the tensors go to a folder the error names"
+    try: learn.save_trainable(out/'weights', extra=dict(kept=learn.kept))
+    except OSError as e:
+        keep = Path(tempfile.mkdtemp(prefix='fpt-kit-weights-'))
+        learn.save_trainable(keep/'weights', extra=dict(kept=learn.kept, config=config))
+        raise ValueError(f"could not write the trained weights to {out} ({e.strerror}); they are safe in {keep} "
+                         "(weights.safetensors and weights.json with the configuration): copy them to the run folder") from None
+    (out/'metrics.json').unlink(missing_ok=True)  # a replaced run's metrics must not stand beside the new weights
+    _write(out/'config.json', json.dumps(config, indent=1))
+    _write(out/'items.csv', items[['key', 'label', 'split', 'hash', 'path']].to_csv(index=False))
+    _write(out/'history.csv', learn.history.to_csv(index=False))
 
 # %% ../nbs/12_cli.ipynb #e131bec9
 def load_run(run:str|Path, # A folder written by `fpt-kit train`
-             data:str|None=None, # Dataset to evaluate on (default: the run's own); None and `items_needed=False`: no data
-             items_needed:bool=True, # Build DataLoaders over a dataset (evaluate) or only the transforms (predict)
              device=None, # Where to run
             ):
-    "The learner of a training run, with its trained weights loaded"
+    "The learner of a training run (its model, trained weights, views and classes), with no dataset attached"
     run = Path(run)
     if not (run/'config.json').is_file(): raise ValueError(f"{run} is not a run folder (no config.json); give a folder written by `fpt-kit train`")
     c = json.loads((run/'config.json').read_text())
-    data_, cfg, cmd = FPTData(**c['data']), FPTConfig.from_dict(c['cfg']), c['command']
-    if items_needed:
-        items = dataset_items(data or cmd['data'], seed=cmd['seed'])
-        dls = fpt_dls(items, data_, bs=cmd['bs'], classes=c['vocab'], device=device)
-    else: dls = empty_dls(data_, c['vocab'], device=get_device(device))
+    data_, cfg, cmd = FPTData.from_dict(c['data']), FPTConfig.from_dict(c['cfg']), c['command']
     lpm = dict(c['lpm']); lpm['model_kwargs'] = lpm.get('model_kwargs') or {}
     if not lpm.get('weights') and not lpm.get('pretrained'):
         raise ValueError(f"the run in {run} used a randomly initialised LPM (no --weights, no --pretrained), which cannot be rebuilt; "
                          "train with weights to evaluate or predict later")
-    learn = fpt_learner(dls, cfg=cfg, method=cmd['method'], **lpm)
+    if lpm.get('weights') and c.get('lpm_weights_sha256') and _file_digest(lpm['weights']) != c['lpm_weights_sha256']:
+        raise ValueError(f"the LPM weights file {lpm['weights']} differs from the one the run in {run} was trained with (SHA-256); restore the original file")
+    learn = fpt_learner(empty_dls(data_, c['vocab'], device=get_device(device)), cfg=cfg, method=cmd['method'], graded=c.get('graded', False), **lpm)
     if c.get('store') and learn.model.backbone.weights_digest() != c['store']['weights']:
         raise ValueError(f"the LPM weights ({lpm.get('weights') or lpm['arch']}) differ from those the run in {run} was trained with; "
                          "restore the original weights file")
     return learn.load_trainable(run/'weights.safetensors')
 
+def _has_split(data:Path)->bool:
+    "Does a dataset say which image belongs to which split (split folders, or a CSV split column)?"
+    if data.is_file(): return 'split' in pd.read_csv(data, dtype=str, nrows=0, sep=None, engine='python').columns
+    return any(_SPLIT_NAMES.get(d.name.lower()) == 'train' for d in data.iterdir() if d.is_dir())
+
+def run_items(run:str|Path, # A folder written by `fpt-kit train`
+              split:str='test', # 'valid' or 'test'
+              data:str|Path|None=None, # Another dataset instead of the run's own (all its images when it has no split)
+             )->pd.DataFrame:
+    "Images to evaluate a run on: its own split as recorded at training, every file unchanged, or those of another dataset"
+    check_choice('split', split, ('valid', 'test'))
+    run = Path(run)
+    f = run/'items.csv'
+    if data is None:
+        if not f.is_file(): raise ValueError(f"{run} has no items.csv (the images and splits it was trained on); give the data to evaluate with --data")
+        items = pd.read_csv(f, dtype=str, keep_default_na=False)
+        items = items[items.split == split].reset_index(drop=True)
+        if not len(items): raise ValueError(f"the run in {run} has no {split} images")
+        gone = [p for p in items.path if not Path(p).is_file()]
+        if gone: raise ValueError(f"{len(gone)} {split} image(s) of the run are gone, e.g. {gone[0]}; restore them, or evaluate on other data with --data")
+        now = hash_items(items)
+        changed = list(now.path[now.hash != items.hash])
+        if changed: raise ValueError(f"{len(changed)} {split} image(s) changed since the run was trained, e.g. {changed[0]}: this would not be the "
+                                     "split the run reported on; restore them, or evaluate on the current files with --data")
+        return items
+    p = Path(data).expanduser()
+    if not p.exists(): raise ValueError(f"--data {str(p)!r} does not exist; give a CSV file or a dataset folder")
+    if _has_split(p): items = dataset_items(p); items = items[items.split == split].reset_index(drop=True)
+    else: items = dataset_items(p, unsplit=split)  # no split: every image is evaluated
+    items = hash_items(items)
+    if f.is_file():
+        trained = pd.read_csv(f, dtype=str, keep_default_na=False)
+        seen = items.hash.isin(set(trained.hash[trained.split == 'train']))
+        if seen.any(): warnings.warn(f"{int(seen.sum())} of the {len(items)} images of {p} are training images of the run in {run} (identical "
+                                     f"bytes), e.g. {items.path[seen].iloc[0]}: their scores are not a held-out evaluation")
+    return items
+
 @command
 def evaluate(run:str, # A folder written by `fpt-kit train`
-             split:str='test', # 'valid' or 'test'
-             data:str=None, # Another dataset of the same classes (default: the run's)
+             split:str='test', # The run's 'valid' or 'test' images, as recorded when it was trained
+             data:str=None, # Evaluate on another dataset of the same classes instead (every image, when it has no split)
             ):
-    "Loss and metrics of a trained run on a split"
-    learn = load_run(run, data)
+    "Loss and metrics of a trained run on its recorded split (never re-split), or on another dataset"
+    check_choice('--split', split, ('valid', 'test'))
+    learn = load_run(run)
+    items = run_items(run, split, data)
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        print(json.dumps(learn.evaluate(split), indent=1))
+        warnings.simplefilter('ignore', DeprecationWarning)
+        res = learn.evaluate(items=items)
+    print(strict_json(dict(res, images=len(items), split=split if data is None or _has_split(Path(data)) else 'all', data=str(data or run))))
 
 @command
 def predict(run:str, # A folder written by `fpt-kit train`
             *images:str, # Image files (any format the kit reads, DICOM included)
+            csv:str=None, # Also write the table to this CSV file
            ):
-    "Class and probabilities for each image, through the frozen LPM on the fly"
+    "Class and probabilities for each image, through the frozen LPM on the fly; an unreadable image is reported, the others predicted"
     if not images: raise ValueError("give at least one image file after the run folder")
-    learn = load_run(run, items_needed=False)
+    learn = load_run(run)
     rows = []
     for f in images:
-        label, _, probs = learn.predict(f)
-        rows.append(dict(image=f, prediction=label, **{f"p({c})": round(float(p), 4) for c, p in zip(learn.dls.vocab, probs)}))
-    print(pd.DataFrame(rows).to_string(index=False))
+        try: label, _, probs = learn.predict(f)
+        except (ValueError, OSError) as e:
+            rows.append(dict(image=f, prediction='', **{f"p({c})": float('nan') for c in learn.dls.vocab}, error=str(e))); continue
+        rows.append(dict(image=f, prediction=label, **{f"p({c})": round(float(p), 4) for c, p in zip(learn.dls.vocab, probs)}, error=''))
+    df = pd.DataFrame(rows)
+    print(df.drop(columns='error').to_string(index=False))
+    if csv: _write(Path(csv).expanduser(), df.to_csv(index=False))
+    bad = df[df.error != '']
+    for f, e in zip(bad.image, bad.error): print(f"fpt-kit predict: error: {e}", file=sys.stderr)
+    if len(bad): print(f"fpt-kit predict: {len(bad)} of {len(df)} image(s) could not be predicted (listed above); the others were", file=sys.stderr)
+    return 2 if len(bad) else 0
 
 @command
 def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline' or 'all'
           out:str='runs/bench', # CSVs go here
           arch:str='vit_base_patch16_384', # LPM / baseline backbone (built on the meta device: nothing downloads)
-          img_size:int=512, bs:int=16, n_out:int=5,
+          img_size:int=512, # LPM input size
+          bs:int=16, # Batch size of the memory and time measurements
+          n_out:int=5, # Classes
           measure:str='auto', # Memory: 'auto' (CUDA when present, else the fake-tensor estimate), 'fake', 'cpu', 'cuda'
          ):
     "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline)"
@@ -223,6 +392,22 @@ def _usage()->str:
     lines = [f"  {n:{w}s}  {(f.__doc__ or '').splitlines()[0]}" for n, f in COMMANDS.items()]
     return "usage: fpt-kit <command> [options]   (fpt-kit <command> --help for its options)\n\ncommands:\n" + '\n'.join(lines)
 
+class PlainEpochLog(Callback):
+    "One plain line per epoch (names and values), for a log file or a pipe: replaces fastai's progress bars there"
+    def before_fit(self):
+        if self.learn.logger is print: self.learn.logger = self._line  # validate() sets a no-op logger of its own
+    def _line(self, log):
+        fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+        print('  '.join(f"{n} {fmt(v)}" for n, v in zip(self.learn.recorder.metric_names, log)), flush=True)
+
+@contextlib.contextmanager
+def _log_friendly(on:bool):
+    "While a command runs with `on`: no per-batch bars from fastai (one line per epoch instead); fastai's defaults are restored after"
+    saved = list(defaults.callbacks)
+    if on: defaults.callbacks = [c for c in saved if c is not ProgressCallback] + [PlainEpochLog]
+    try: yield
+    finally: defaults.callbacks = saved
+
 def main(argv:list[str]|None=None):
     "Console entry point of `fpt-kit`"
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -231,16 +416,18 @@ def main(argv:list[str]|None=None):
     if name == '--version': print(fpt_kit.__version__); return 0
     if name not in COMMANDS: print(f"fpt-kit: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
     f = COMMANDS[name]
-    pos = [k for k, p in __import__('inspect').signature(f).parameters.items() if p.default is p.empty or p.kind is p.VAR_POSITIONAL]
+    sig = inspect.signature(f).parameters
+    pos = [k for k, p in sig.items() if p.default is p.empty or p.kind is p.VAR_POSITIONAL]
     args = vars(anno_parser(f, prog=f"fpt-kit {name}", pos=pos).parse_args(rest))
     args.pop('pdb', None); args.pop('xtra', None)
-    star = [k for k, p in __import__('inspect').signature(f).parameters.items() if p.kind is p.VAR_POSITIONAL]
+    star = [k for k, p in sig.items() if p.kind is p.VAR_POSITIONAL]
     extra = args.pop(star[0]) if star else ()
-    try: f(*[args.pop(k) for k in pos if k not in star], *extra, **args)
+    try:
+        with _log_friendly(not interactive_output()): rc = f(*[args.pop(k) for k in pos if k not in star], *extra, **args)
     except (ValueError, TypeError, FileNotFoundError, StoreError) as e:
         if os.environ.get('FPT_KIT_DEBUG'): raise  # the full traceback, for bug reports
         print(f"fpt-kit {name}: error: {e}", file=sys.stderr); return 2
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 # %% ../nbs/12_cli.ipynb #23706e8f
 if __name__ == '__main__': sys.exit(main())  # python -m fpt_kit.cli (what `accelerate launch` runs)

@@ -104,13 +104,12 @@ def _check_files(paths, source:str):
 def check_items(items:pd.DataFrame, # Table with path, key, label, split
                 source:str='items', # Where the items came from (for messages)
                )->pd.DataFrame:
-    "Check an item table: columns, known splits, unique keys, existing files, classes present in each split"
+    "Check an item table: columns, known splits, unique keys, existing files, classes present in each split (training needs more: `fpt_dls`)"
     missing_cols = {'path', 'key', 'label', 'split'} - set(items.columns)
     if missing_cols: raise ValueError(f"{source} lacks column(s) {sorted(missing_cols)}; an item table has path, key, label and split")
     if not len(items): raise ValueError(f"{source} holds no images")
     bad = sorted(set(items.split) - set(SPLITS))
     if bad: raise ValueError(f"{source} has unknown split name(s) {bad}; use {SPLITS}")
-    if not (items.split == 'train').any(): raise ValueError(f"{source} has no training images")
     dup = items.key[items.key.duplicated()]
     if len(dup): raise ValueError(f"{source} lists {dup.iloc[0]!r} more than once; every image must appear once")
     _check_files(items.path, source)
@@ -162,6 +161,7 @@ def csv_items(csv:str|Path, # CSV file with one row per image
               seed:int=0, # Seed of the split when the CSV has none
               sep:str=',', # Column separator
               na_labels:Sequence[str]=NA_LABELS, # Labels refused as missing values; () keeps e.g. 'NA' as a class of its own
+              unsplit:str|None=None, # Without a split column: give every image this split (e.g. 'test' to evaluate on all) instead of splitting
              )->pd.DataFrame:
     "Items from a CSV of paths and labels (and optionally splits)"
     csv = Path(csv).expanduser().resolve()
@@ -195,6 +195,7 @@ def csv_items(csv:str|Path, # CSV file with one row per image
     if split_col and split_col in df.columns:
         items['split'] = [_SPLIT_NAMES.get(s.lower(), s) for s in df[split_col]]
         return check_items(items, csv.name)
+    if unsplit is not None: return check_items(items.assign(split=unsplit), csv.name)
     return split_items(items, seed=seed, source=csv.name)
 
 # %% ../../nbs/01c_data.core.ipynb #fafcf2aa
@@ -211,9 +212,13 @@ def split_items(items:pd.DataFrame, # Items with path, key, label (any split col
     counts = items.label.value_counts()
     if counts.min() < 3: raise ValueError(f"{source}: class {counts.idxmin()!r} has {counts.min()} image(s); a stratified split needs at least 3 per class")
     idx = np.arange(len(items))
-    tr, rest = train_test_split(idx, train_size=fractions[0], stratify=items.label, random_state=seed)
-    va, te = (train_test_split(rest, train_size=fractions[1] / (fractions[1] + fractions[2]), stratify=items.label[rest], random_state=seed)
-              if fractions[2] > 0 else (rest, rest[:0]))
+    try:
+        tr, rest = train_test_split(idx, train_size=fractions[0], stratify=items.label, random_state=seed)
+        va, te = (train_test_split(rest, train_size=fractions[1] / (fractions[1] + fractions[2]), stratify=items.label[rest], random_state=seed)
+                  if fractions[2] > 0 else (rest, rest[:0]))
+    except ValueError as e:  # sklearn: a part too small to hold every class
+        raise ValueError(f"{source}: {len(items)} images ({counts.to_dict()} per class) are too few for a stratified {fractions} split "
+                         f"(scikit-learn: {e}); add images, or give the split yourself (train/val/test folders or a split column)") from None
     items['split'] = ''
     items.loc[tr, 'split'], items.loc[va, 'split'], items.loc[te, 'split'] = 'train', 'valid', 'test'
     return check_items(items, source)
@@ -221,6 +226,7 @@ def split_items(items:pd.DataFrame, # Items with path, key, label (any split col
 def class_folder_items(root:str|Path, # Folder with one sub-folder of images per class
                        fractions:tuple=(0.7, 0.1, 0.2), # Train, valid, test fractions
                        seed:int=0, # Seed of the stratified split
+                       unsplit:str|None=None, # Give every image this split (e.g. 'test' to evaluate on all) instead of splitting
                       )->pd.DataFrame:
     "Items of a `root/<class>/<image>` folder, split 70/10/20 (seeded, stratified)"
     root = Path(root).expanduser().resolve()
@@ -231,6 +237,7 @@ def class_folder_items(root:str|Path, # Folder with one sub-folder of images per
         if not files: raise ValueError(f"class folder {str(c)!r} holds no images; remove it or add its images")
         rows += [dict(path=str(f), key=_key(f, root), label=c.name) for f in files]
     if not rows: raise ValueError(f"{str(root)!r} has no class folders with images")
+    if unsplit is not None: return check_items(pd.DataFrame(rows).assign(split=unsplit), str(root))
     return split_items(pd.DataFrame(rows), fractions, seed, str(root))
 
 # %% ../../nbs/01c_data.core.ipynb #2a6a58ef
@@ -363,6 +370,7 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
     "fastai DataLoaders of (views..., label) from `items`; the test split is kept as `dls.test_items`"
     data = data or FPTData()
     items = hash_items(check_items(items))
+    if not (items.split == 'train').any(): raise ValueError("the items have no training images (split 'train')")
     if not (items.split == 'valid').any():
         raise ValueError("the items have no validation images (split 'valid'): the best epoch is chosen on them; give the dataset a val/ "
                          "folder or 'val' rows in its split column, or let the kit split it (class_folder_items, split_items)")

@@ -17,17 +17,18 @@ __all__ = ['dataset_items', 'Recipe', 'list_recipes', 'load_recipe', 'recipe_dls
 # %% ../../nbs/01d_data.recipes.ipynb #933c3ad0
 def dataset_items(source:str|Path, # A CSV file, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
                   seed:int=0, # Seed of the 70/10/20 split when the data has none
+                  unsplit:str|None=None, # When the data has no split: give every image this split instead of splitting (e.g. 'test')
                   **csv_kwargs # Passed to `csv_items` (path_col, label_col, split_col, root...)
                  )->pd.DataFrame:
     "Items of a dataset in any of the layouts the kit reads, recognised from what is on disk"
     p = Path(source).expanduser()
     if p.is_file():
         if p.suffix.lower() != '.csv': raise ValueError(f"{str(p)!r} is a file but not a CSV; give a CSV of image paths and labels, or a dataset folder")
-        return csv_items(p, seed=seed, **csv_kwargs)
+        return csv_items(p, seed=seed, unsplit=unsplit, **csv_kwargs)
     if not p.is_dir(): raise ValueError(f"dataset {str(p)!r} does not exist; give a CSV file or a dataset folder")
     subs = {d.name.lower() for d in p.iterdir() if d.is_dir()}
     if any(_SPLIT_NAMES.get(s) == 'train' for s in subs): return folder_items(p)
-    return class_folder_items(p, seed=seed)
+    return class_folder_items(p, seed=seed, unsplit=unsplit)
 
 # %% ../../nbs/01d_data.recipes.ipynb #554ba8d7
 @dataclass(frozen=True)
