@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01a_data.io.ipynb #2c04c255
 from __future__ import annotations
-import os, threading, warnings
+import argparse, os, struct, sys, threading, typing, warnings
 from pathlib import Path
 from collections.abc import Iterable
 from typing import Literal
@@ -16,7 +16,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from ..core import check_choice, check_range
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'Scale', 'image_files', 'to_uint8', 'is_dicom', 'load_image']
+__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'ScaleName', 'SCALE_NAMES', 'Scale', 'image_files', 'to_uint8', 'check_scale',
+           'parse_scale', 'LowRangeWarning', 'is_dicom', 'load_image']
 
 # %% ../../nbs/01a_data.io.ipynb #1bf18514
 IMAGE_EXTS = frozenset({'.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.dcm', '.dicom'})
@@ -56,18 +57,49 @@ def to_uint8(arr:np.ndarray, # Any real-valued array
     return out
 
 # %% ../../nbs/01a_data.io.ipynb #4566188d
-Scale = Literal['auto', 'dtype', 'minmax'] | tuple[float, float]
+ScaleName = Literal['auto', 'bits', 'dtype', 'minmax']
+SCALE_NAMES = typing.get_args(ScaleName)
+Scale = ScaleName | tuple[float, float]
 
-def _check_scale(scale)->Scale:
-    "Validate `scale`: 'auto', 'dtype', 'minmax' or a pair (lo, hi) of different finite numbers"
+def check_scale(scale, # One of `SCALE_NAMES`, or a window (lo, hi)
+               )->Scale:
+    "`scale` checked: one of `SCALE_NAMES`, or a window (lo, hi) of two different finite numbers, as floats"
     if isinstance(scale, (tuple, list)):
         ok = len(scale) == 2 and all(isinstance(s, (int, float, np.integer, np.floating)) and not isinstance(s, bool)
                                      and np.isfinite(s) for s in scale)
         if not ok or scale[0] == scale[1]:
-            raise ValueError(f"scale={scale!r} must be 'auto', 'dtype', 'minmax' or a pair (lo, hi) of different finite numbers")
+            raise ValueError(f"scale={scale!r} must be one of {', '.join(map(repr, SCALE_NAMES))} or a pair (lo, hi) of different finite numbers")
         return (float(scale[0]), float(scale[1]))
-    return check_choice('scale', scale, ('auto', 'dtype', 'minmax'))
+    return check_choice('scale', scale, SCALE_NAMES)
 
+# %% ../../nbs/01a_data.io.ipynb #01823e02
+class _ScaleError(ValueError, argparse.ArgumentTypeError):
+    "A string that names no scale (argparse shows an `ArgumentTypeError`'s message as it is)"
+
+def parse_scale(text:str, # 'auto', 'bits', 'dtype', 'minmax', or a window 'lo,hi' such as '0,4095' or '-1000,400'
+               )->Scale:
+    "The `scale` that a command-line string names: one of `SCALE_NAMES`, or a window (lo, hi)"
+    if not isinstance(text, str): raise TypeError(f"parse_scale takes a string, got {text!r}; give load_image the scale itself")
+    s = text.strip()
+    if s in SCALE_NAMES: return s
+    try:
+        lo, hi = (float(v) for v in s.strip('()[]').split(','))
+        return check_scale((lo, hi))
+    except ValueError: pass
+    raise _ScaleError(f"scale {text!r} is not a scale: use one of {', '.join(SCALE_NAMES)}, or a window lo,hi of two different "
+                      f"finite numbers such as 0,4095 (on the command line a negative window needs '=': --scale=-1000,400)")
+
+# %% ../../nbs/01a_data.io.ipynb #363239c6
+_DEPTHS = (8, 10, 12, 14, 16, 24, 32)
+
+def _depth_range(lo:float, hi:float)->tuple[float, float]:
+    "Range of the smallest depth in `_DEPTHS` that holds lo..hi: 0..2**b-1, or -2**(b-1)..2**(b-1)-1 when lo < 0"
+    for b in _DEPTHS:
+        r = (0., 2.**b - 1) if lo >= 0 else (-2.**(b - 1), 2.**(b - 1) - 1)
+        if r[0] <= lo and hi <= r[1]: return r
+    return (lo, hi)
+
+# %% ../../nbs/01a_data.io.ipynb #997a2dd7
 def _finite_range(arr:np.ndarray)->tuple[float, float]|None:
     "Smallest and largest finite value of `arr` (None when it has none), without copying it"
     if arr.dtype.kind != 'f': return float(arr.min()), float(arr.max())
@@ -75,14 +107,38 @@ def _finite_range(arr:np.ndarray)->tuple[float, float]|None:
     if not fin.any(): return None
     return float(arr.min(where=fin, initial=np.inf)), float(arr.max(where=fin, initial=-np.inf))
 
-def _value_range(arr:np.ndarray, scale:Scale, full:tuple[float, float])->tuple[float, float]:
-    "The (lo, hi) that `scale` asks for: `full` (the container's range), the data's own finite extremes, or the pair given"
+def _value_range(arr:np.ndarray, scale:Scale, full:tuple[float, float], declared:tuple[float, float]|None=None,
+                 r:tuple[float, float]|None=None)->tuple[float, float]:
+    "The (lo, hi) `scale` maps: a window as given, `full` for 'dtype', the data's finite extremes `r` for 'minmax', for 'bits' `declared` or the depth that holds `r`"
     if isinstance(scale, tuple): return scale
-    if scale != 'minmax': return full
-    r = _finite_range(arr)
+    if scale == 'dtype': return full
+    if scale == 'bits' and declared is not None: return declared
+    r = _finite_range(arr) if r is None else r
     if r is None: raise ValueError("the image has no finite values (every pixel is NaN or Inf)")
     lo, hi = r
-    return (lo, hi) if hi > lo else (lo, lo + 1)  # a constant image comes out black
+    if scale == 'minmax': return (lo, hi) if hi > lo else (lo, lo + 1)  # a constant image comes out black
+    assert scale == 'bits', f"scale={scale!r} must be resolved by the caller"
+    return _depth_range(lo, hi)
+
+# %% ../../nbs/01a_data.io.ipynb #a7fcd174
+class LowRangeWarning(UserWarning):
+    "An image fills less than 1/16 of the range its `scale` maps to 0..255, so it comes out with fewer than ~16 grey levels"
+
+_warned = set()  # (file, lo, hi) already warned about in this process
+
+def _levels(arr:np.ndarray, lo:float, hi:float, p, how:str, fix:str, r:tuple[float, float]|None=None)->np.ndarray:
+    "`to_uint8(arr, lo, hi)`, with a `LowRangeWarning` naming `p`, `how` the range was chosen and `fix` when the data fill < 1/16 of it"
+    out = to_uint8(arr, lo, hi)
+    r = _finite_range(arr) if r is None else r
+    a, b = min(lo, hi), max(lo, hi)
+    if r is None or r[1] <= r[0] or min(r[1], b) - max(r[0], a) >= (b - a) / 16 or (str(p), lo, hi) in _warned: return out
+    _warned.add((str(p), lo, hi))
+    n = int(np.count_nonzero(np.bincount(out.ravel(), minlength=256)))
+    warnings.warn(f"{p}: its values {r[0]:g}..{r[1]:g} fill {max(min(r[1], b) - max(r[0], a), 0) / (b - a):.1%} of the range "
+                  f"{lo:g}..{hi:g} that {how} maps to 0..255, so it comes out with {n} grey levels; choose a scale that fits the data: "
+                  f"{fix}, e.g. scale=({r[0]:g}, {r[1]:g}). Pass it as FPTData(scale=...) in Python, --scale on the command line",
+                  LowRangeWarning)
+    return out
 
 # %% ../../nbs/01a_data.io.ipynb #d2dc1fbe
 class _StrictLoads:
@@ -112,9 +168,37 @@ def _fit(size:tuple[int, int], max_size:int)->tuple[int, int]:
     s = max_size / max(w, h)
     return max(1, round(w * s)), max(1, round(h * s))
 
+# %% ../../nbs/01a_data.io.ipynb #00176b5d
+_OTHER_BYTE = {f'{m};16{a}': f'{m};16{b}' for m in ('RGB', 'RGBA') for a, b in (('B', 'L'), ('L', 'B'))}
+_NATIVE = 'L' if sys.byteorder == 'little' else 'B'
+
+def _raw_mode(im:Image.Image)->str:
+    "The raw mode PIL will decode `im`'s samples with (read before `load`; a tile is (codec, extents, offset, args))"
+    args = im.tile[0][3] if im.tile else None
+    return args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else '')
+
+def _low_bytes(p:Path, frame:int, raw:str)->Image.Image|None:
+    "The low byte of each sample of a 16-bit colour file that PIL decodes to its high bytes with raw mode `raw`; None, with a warning, if PIL cannot"
+    other = _OTHER_BYTE.get(raw.replace(';16N', f';16{_NATIVE}'))
+    if other is not None:
+        try:
+            with open(p, 'rb') as fp:
+                im = Image.open(fp)
+                if frame: im.seek(frame)
+                args = [other if isinstance(t[3], str) else (other, *t[3][1:]) for t in im.tile]
+                im.tile = [t._replace(args=a) if hasattr(t, '_replace') else (*t[:3], a) for t, a in zip(im.tile, args)]  # Pillow < 11: tuples
+                im.load()
+            return ImageOps.exif_transpose(im, in_place=True) or im
+        except (OSError, ValueError): pass  # this PIL has no such raw mode for the codec: keep its 8 bits
+    if (str(p), raw) not in _warned:
+        _warned.add((str(p), raw))
+        warnings.warn(f"{p} has 16-bit samples in a layout PIL reads as their top 8 bits only (raw mode {raw}): data that use fewer "
+                      f"than 16 bits come out dark; convert it to a 16-bit grayscale or RGB PNG or TIFF")
+    return None
+
 # %% ../../nbs/01a_data.io.ipynb #09ab44eb
-def _open_raster(p:Path, frame:int=0, max_size:int|None=None)->Image.Image:
-    "Decode frame `frame` of a PIL-readable file, reduced by JPEG draft mode when `max_size` allows, and upright"
+def _open_raster(p:Path, frame:int=0, max_size:int|None=None)->tuple[Image.Image, np.ndarray|None]:
+    "Frame `frame` of a PIL-readable file, upright (JPEGs reduced while decoding when `max_size` allows), and all 16 bits of a 16-bit colour file"
     with open(p, 'rb') as fp, _strict_loads, warnings.catch_warnings():
         warnings.simplefilter('ignore', Image.DecompressionBombWarning)  # refused just below, with the file's name
         head = fp.read(16); fp.seek(0)
@@ -130,40 +214,81 @@ def _open_raster(p:Path, frame:int=0, max_size:int|None=None)->Image.Image:
         if frame >= n: raise ValueError(f"frame={frame} is out of range: {p} has {n} frame(s); use 0..{n-1}")
         try:
             if frame: im.seek(frame)
+            raw = _raw_mode(im)
             if max_size is not None and im.format == 'JPEG' and max(im.size) > max_size: im.draft(im.mode, _fit(im.size, max_size))
             im.load()
+            low = _low_bytes(p, frame, raw) if ';16' in raw and im.mode not in _HIGH_BIT else None
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise ValueError(f"{p} is truncated or corrupt ({e}); re-export or re-download it, or remove it from the dataset") from e
     ImageOps.exif_transpose(im, in_place=True)  # in place: the TIFF tags stay readable for the container range
-    return im
+    return im, (None if low is None else (np.asarray(im).astype(np.uint16) << 8) | np.asarray(low))
 
 # %% ../../nbs/01a_data.io.ipynb #10afd941
 _HIGH_BIT = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I;16S', 'I', 'F')
 
+def _tiff_tag(im:Image.Image, tag:int, default:int)->int:
+    "First value of a TIFF tag of `im`"
+    v = im.tag_v2.get(tag, default)
+    return v[0] if isinstance(v, tuple) else v
+
 def _container_range(im:Image.Image, arr:np.ndarray)->tuple[float, float]:
-    "Full range of the samples' container: float 0..1; TIFF integers from their tags; otherwise the array's dtype"
+    "Full range of the samples' container: float 0..1; integer TIFFs from their tags; otherwise the array's dtype"
     if arr.dtype.kind == 'f': return (0., 1.)
-    if im.mode == 'I' and im.format == 'TIFF':  # PIL widens every integer TIFF it cannot hold natively to int32
-        bits, fmt = im.tag_v2.get(258, (32,)), im.tag_v2.get(339, 1)
-        bits, fmt = (bits[0] if isinstance(bits, tuple) else bits), (fmt[0] if isinstance(fmt, tuple) else fmt)
+    if im.format == 'TIFF':  # PIL widens integer TIFFs it cannot hold natively to int32, and 12-bit ones to 16
+        bits, fmt = _tiff_tag(im, 258, 8 * arr.dtype.itemsize), _tiff_tag(im, 339, 1)
         return (-2.**(bits - 1), 2.**(bits - 1) - 1) if fmt == 2 else (0., 2.**bits - 1)
     if im.mode == 'I' and arr.min() >= 0 and arr.max() <= 65535: return (0., 65535.)  # 16-bit data PIL widened
     info = np.iinfo(arr.dtype)
     return (float(info.min), float(info.max))
 
-def _to_8bit(im:Image.Image, scale:Scale, p:Path)->Image.Image:
-    "`im` as an 8-bit 'L' or 'RGB' image: high bit depths scaled, alpha composited on black, other modes converted"
-    if im.mode in ('L', 'RGB'): return im
+def _png_sbit(p:Path)->int|None:
+    "Significant bits per colour sample that a PNG's sBIT chunk declares (the most over its colour channels); None without one"
+    with open(p, 'rb') as f:
+        if f.read(8) != b'\x89PNG\r\n\x1a\n': return None
+        colour = 0
+        while len(head := f.read(8)) == 8:
+            n, kind = struct.unpack('>I4s', head)
+            if kind in (b'IDAT', b'IEND'): return None  # sBIT comes before the image data
+            if kind not in (b'IHDR', b'sBIT'): f.seek(n + 4, 1); continue
+            data = f.read(n); f.seek(4, 1)  # the chunk, then its CRC
+            if kind == b'IHDR' and len(data) > 9: colour = data[9]
+            if kind == b'sBIT': return max(data[:-1] if colour in (4, 6) else data, default=None)  # without alpha
+    return None
+
+def _declared_range(im:Image.Image, p:Path, arr:np.ndarray, r:tuple[float, float]|None)->tuple[float, float]|None:
+    "Range of the bits the file declares: a PNG's sBIT when the values `r` fit in them, a TIFF's BitsPerSample other than 8, 16, 32"
+    if arr.dtype.kind == 'f' or r is None: return None
+    if im.format == 'PNG' and (b := _png_sbit(p)) and r[0] >= 0 and r[1] <= 2.**b - 1: return (0., 2.**b - 1)
+    if im.format == 'TIFF' and _tiff_tag(im, 258, 16) not in (8, 16, 32, 64): return _container_range(im, arr)
+    return None
+
+# %% ../../nbs/01a_data.io.ipynb #59e7412b
+_WHERE = "FPTData(scale=...) in Python, --scale on the command line"
+
+def _on_black(a:np.ndarray)->np.ndarray:
+    "16-bit RGB samples as they are; 16-bit RGBA composited on black (alpha 65535 is opaque)"
+    if a.shape[-1] != 4: return a
+    return ((a[..., :3].astype(np.uint32) * a[..., 3:] + 32767) // 65535).astype(np.uint16)
+
+def _to_8bit(im:Image.Image, scale:Scale, p:Path, wide:np.ndarray|None=None)->Image.Image:
+    "`im` as an 8-bit 'L' or 'RGB' image: high bit depths (`wide`: all 16 bits of a colour file) scaled, alpha composited on black"
+    if wide is None and im.mode in ('L', 'RGB'): return im
     if im.mode == '1': return im.convert('L')
-    if im.mode in _HIGH_BIT:
-        arr = np.asarray(im)
-        if arr.dtype.kind == 'f' and _finite_range(arr) is None:
-            raise ValueError(f"{p} holds no finite values (every pixel is NaN or Inf): it is empty or damaged; re-export it or remove it from the dataset")
-        if arr.dtype.kind == 'f' and not isinstance(scale, tuple) and scale != 'minmax':
-            mn, mx = float(np.nanmin(arr)), float(np.nanmax(arr))
-            if mn < 0 or mx > 1: raise ValueError(f"{p} holds floating-point values in [{mn:g}, {mx:g}], outside the 0..1 a float "
-                                                  f"image's full range means; pass scale='minmax' or scale=(lo, hi)")
-        return Image.fromarray(to_uint8(arr, *_value_range(arr, scale, _container_range(im, arr))))
+    if wide is not None or im.mode in _HIGH_BIT:
+        arr = np.asarray(im) if wide is None else _on_black(wide)
+        r = _finite_range(arr)
+        if arr.dtype.kind == 'f':
+            if r is None: raise ValueError(f"{p} holds no finite values (every pixel is NaN or Inf): it is empty or damaged; re-export it or remove it from the dataset")
+            if scale in ('auto', 'bits', 'dtype'):
+                mn, mx = float(np.nanmin(arr)), float(np.nanmax(arr))
+                if mn < 0 or mx > 1: raise ValueError(f"{p} holds floating-point values in [{mn:g}, {mx:g}], outside the 0..1 a float "
+                                                      f"image's full range means; pass scale='minmax' or scale=(lo, hi) ({_WHERE})")
+                scale = 'dtype'
+        how = "scale='auto' (here 'bits')" if scale == 'auto' else f"scale={scale!r}"
+        scale = 'bits' if scale == 'auto' else scale
+        lo, hi = _value_range(arr, scale, _container_range(im, arr), _declared_range(im, p, arr, r), r)
+        fix = ("'bits' (the bit depth the data need), " if scale != 'bits' else '') + "'minmax' (each image stretched to its own range) or one window for the whole dataset"
+        return Image.fromarray(_levels(arr, lo, hi, p, how, fix, r))
     if im.mode in ('RGBA', 'RGBa', 'LA', 'La', 'PA') or (im.mode == 'P' and 'transparency' in im.info):
         black = Image.new('RGBA', im.size, (0, 0, 0, 255))
         return Image.alpha_composite(black, im.convert('RGBA')).convert('RGB')
@@ -221,22 +346,25 @@ def _stored_range(ds:pydicom.Dataset, arr:np.ndarray)->tuple[float, float]:
     lo, hi = apply_modality_lut(ends, ds)
     return float(lo), float(hi)
 
-def _dicom_uint8(ds:pydicom.Dataset, arr:np.ndarray, scale:Scale='auto')->np.ndarray:
-    "Display values 0..255 of one decoded DICOM frame: (H, W) for grayscale, (H, W, 3) for colour"
+_DICOM_FIX = "'auto' (the file's window, else the image's own range), 'minmax' or one window in modality units for the whole dataset"
+
+def _dicom_uint8(ds:pydicom.Dataset, arr:np.ndarray, scale:Scale='auto', p='the DICOM image')->np.ndarray:
+    "Display values 0..255 of one decoded DICOM frame `p`: (H, W) for grayscale, (H, W, 3) for colour"
     pi = str(ds.get('PhotometricInterpretation', 'MONOCHROME2')).strip()
+    how, full_scale = f"scale={scale!r}", 'dtype' if scale in ('auto', 'bits') else scale  # BitsStored is the declared depth
     if pi == 'PALETTE COLOR':
         arr = apply_color_lut(arr, ds)[..., :3]
         full = (0., 2.**int(ds.RedPaletteColorLookupTableDescriptor[2]) - 1)
-        return to_uint8(arr, *_value_range(arr, scale, full))
+        return _levels(arr, *_value_range(arr, full_scale, full), p, how, _DICOM_FIX)
     if arr.ndim == 3:  # RGB, or YBR that pydicom has already converted to RGB
         if arr.dtype == np.uint8 and not isinstance(scale, tuple) and scale != 'minmax': return arr
-        return to_uint8(arr, *_value_range(arr, scale, (0., 2.**int(ds.get('BitsStored', 8)) - 1)))
+        return _levels(arr, *_value_range(arr, full_scale, (0., 2.**int(ds.get('BitsStored', 8)) - 1)), p, how, _DICOM_FIX)
     if pi not in ('MONOCHROME1', 'MONOCHROME2'): raise ValueError(f"Photometric Interpretation {pi!r} is not supported")
     arr = apply_modality_lut(arr, ds)
     has_voi = 'VOILUTSequence' in ds or ('WindowCenter' in ds and 'WindowWidth' in ds)
-    if scale == 'auto' and has_voi: out = to_uint8(apply_voi_lut(arr, ds), *_voi_range(ds))
-    elif scale == 'dtype': out = to_uint8(arr, *_stored_range(ds, arr))
-    else: out = to_uint8(arr, *_value_range(arr, 'minmax' if scale == 'auto' else scale, (0., 1.)))
+    if scale == 'auto' and has_voi: out = _levels(apply_voi_lut(arr, ds), *_voi_range(ds), p, "the file's window (scale='auto')", _DICOM_FIX)
+    elif scale in ('dtype', 'bits'): out = _levels(arr, *_stored_range(ds, arr), p, f"{how} (BitsStored, through the modality LUT)", _DICOM_FIX)
+    else: out = _levels(arr, *_value_range(arr, 'minmax' if scale == 'auto' else scale, (0., 1.)), p, how, _DICOM_FIX)
     return 255 - out if pi == 'MONOCHROME1' else out
 
 # %% ../../nbs/01a_data.io.ipynb #4279e476
@@ -251,21 +379,23 @@ def _check_file(path)->Path:
 def load_image(path:str|Path, # Image file: PNG, JPEG, TIFF, BMP, DICOM (by extension or 'DICM' marker), or any PIL format
                max_size:int|None=None, # Longer side of the result at most this, reduced while decoding where the format allows
                *,
-               scale:Scale='auto', # High-bit-depth and DICOM data to 0..255: 'auto', 'dtype', 'minmax' or a window (lo, hi)
+               scale:Scale='auto', # High-bit-depth and DICOM data to 0..255: 'auto', 'bits', 'dtype', 'minmax' or a window (lo, hi)
                frame:int=0, # Frame of a multi-frame DICOM, multi-page TIFF or animated image
               )->Image.Image:
     "Read an image file as medical data comes into an 8-bit RGB PIL image, upright, scaled by documented rules"
     p = _check_file(path)
     if max_size is not None: check_range('max_size', max_size, 1, integer=True)
     check_range('frame', frame, 0, integer=True)
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     if p.suffix.lower() in DICOM_EXTS or is_dicom(p):
         ds, arr = _read_dicom(p, frame)
-        try: im = Image.fromarray(_dicom_uint8(ds, arr, scale))
+        try: im = Image.fromarray(_dicom_uint8(ds, arr, scale, p))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
             raise ValueError(f"{p}: cannot turn its pixels into display values ({e}); if the file's window or LUT is at fault, "
-                             f"pass scale='minmax' or scale=(lo, hi) to bypass it") from e
-    else: im = _to_8bit(_open_raster(p, frame, max_size), scale, p)
+                             f"pass scale='minmax' or scale=(lo, hi) to bypass it ({_WHERE})") from e
+    else:
+        im, wide = _open_raster(p, frame, max_size)
+        im = _to_8bit(im, scale, p, wide)
     if max_size is not None and max(im.size) > max_size:
         im = im.resize(_fit(im.size, max_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return im if im.mode == 'RGB' else im.convert('RGB')
