@@ -89,7 +89,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'fpt_kit.cli._log_friendly': ('cli.html#_log_friendly', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._lpm': ('cli.html#_lpm', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._save_run': ('cli.html#_save_run', 'fpt_kit/cli.py'),
-                             'fpt_kit.cli._scale': ('cli.html#_scale', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._usage': ('cli.html#_usage', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._write': ('cli.html#_write', 'fpt_kit/cli.py'),
                              'fpt_kit.cli.bench': ('cli.html#bench', 'fpt_kit/cli.py'),

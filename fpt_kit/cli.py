@@ -14,7 +14,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_seed
 import fpt_kit
 from .core import check_choice, get_device, progress, interactive_output
-from .data.io import load_image
+from .data.io import load_image, parse_scale
 from .data.core import FPTData, SPLITS, _SPLIT_NAMES, fpt_dls, empty_dls, image_stats, hash_items, file_hash
 from .data.recipes import Recipe, dataset_items, load_recipe
 from .models.fpt import FPTConfig
@@ -55,13 +55,6 @@ def _cfg(preset:str, lpm_size:int|None, side_size:int|None, shipped:bool, **kw)-
     base = FPTConfig.fpt_plus() if preset == 'fpt_plus' else FPTConfig.fpt()
     over = {k: v for k, v in dict(lpm_size=lpm_size, side_size=side_size, **kw).items() if v is not None}
     return FPTConfig(**{**base.to_dict(), **over})
-
-def _scale(text:str):
-    "A --scale value as `load_image` takes it: a rule name, or 'lo,hi' for a fixed window"
-    if ',' not in text: return text
-    try: lo, hi = (float(t) for t in text.split(','))
-    except ValueError: raise ValueError(f"--scale {text!r}: a window is two numbers, e.g. --scale 0,4095") from None
-    return (lo, hi)
 
 def _data(data:str, recipe:str|None, cfg:FPTConfig, method:str, seed:int, scale)->tuple[pd.DataFrame, FPTData, Recipe|None]:
     "Items, FPTData (the recipe's statistics, or measured on the training split) and recipe of a dataset given on the command line"
@@ -143,7 +136,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
             side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
             token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
-            scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, dtype, minmax, or a window lo,hi
+            scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
             root:str=None, # Stores go under root/<fingerprint> (default: the kit's cache, where `fpt-kit train` looks too)
             dtype:str='float16', # Storage dtype: float16, bfloat16 or float32
             bs:int=32, # Preload batch size (independent of training)
@@ -152,7 +145,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
            ):
     "Compute and store the LPM's selected keys and values of every image, by content (sharded across ranks under accelerate launch)"
     cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
-    items, data_, _ = _data(data, recipe, cfg, 'fpt', seed, _scale(scale))
+    items, data_, _ = _data(data, recipe, cfg, 'fpt', seed, parse_scale(scale))
     learn = fpt_learner(fpt_dls(items, data_, device='cpu'), cfg=cfg, **_lpm(arch, weights, pretrained, model_kwargs))
     store = preload_items(learn.model.backbone, items, data_, root, dtype, bs, num_workers, rank_distrib(), max(1, num_distrib()),
                           progress=rank_distrib() == 0)
@@ -165,7 +158,7 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           seed:int=0, # Seed of the split of unsplit data (as for `train`)
          ):
     "Read every image of a dataset once and list every problem at once, with the table of classes x splits"
-    sc = FPTData(scale=_scale(scale)).scale
+    sc = parse_scale(scale)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         items = dataset_items(data, seed=seed)
@@ -207,7 +200,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
           side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
           token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
-          scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, dtype, minmax, or a window lo,hi
+          scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
           epochs:int=20, # Training epochs
           lr:float=None, # Peak learning rate of the cosine schedule (default: the recipe's, else 1e-3)
           bs:int=16, # Training batch size
@@ -224,7 +217,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
     if rank == 0: _check_out(out, overwrite)  # before any image is read
     cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
-    items, data_, rec = _data(data, recipe, cfg, method, seed, _scale(scale))
+    items, data_, rec = _data(data, recipe, cfg, method, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
     lr = lr or (rec.lr if rec else 1e-3)
     set_seed(seed)  # initialisation, augmentation and dropout; fpt_dls seeds the shuffling

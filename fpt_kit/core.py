@@ -130,9 +130,10 @@ class LogProgressBar(fastprogress.fastprogress.ProgressBar):
                  parent=None, master=None, # fastprogress's master bar, if any
                  comment:str='', # Text added to each line
                  parts:int=10, # Lines on the way: at most one per `1/parts` of the total
+                 unit:str='items', # What is counted, in the lines ('batches', 'images'...)
                 ):
         super().__init__(gen, total, display, leave, parent, master, comment)
-        self.parts, self.shown, self.done = parts, 0, 0
+        self.parts, self.shown, self.done, self.unit = parts, 0, 0, unit
 
     def _write(self, line:str):
         if self.display: print(f"{line} {self.comment}".rstrip(), flush=True)
@@ -145,25 +146,26 @@ class LogProgressBar(fastprogress.fastprogress.ProgressBar):
         if not self.total: return
         secs = self.last_t - self.start_t
         rate = val / secs if secs > 0 else float('inf')
-        if val >= self.total: return self._write(f"{val} items in {secs:.1f} s ({rate:,.1f} items/s)")
+        if val >= self.total: return self._write(f"{val} {self.unit} in {secs:.1f} s ({rate:,.1f} {self.unit}/s)")
         part = val * self.parts // self.total
         if part <= self.shown: return
         self.shown = part
-        self._write(f"{val}/{self.total} ({100 * val / self.total:.0f}%) in {secs:.1f} s, {rate:,.1f} items/s, "
+        self._write(f"{val}/{self.total} {self.unit} ({100 * val / self.total:.0f}%) in {secs:.1f} s, {rate:,.1f} {self.unit}/s, "
                     f"about {(self.total - val) / rate:.0f} s left")
 
     def on_interrupt(self):
-        self._write(f"stopped after {self.done}/{'?' if self.total is None else self.total} items")
+        self._write(f"stopped after {self.done}/{'?' if self.total is None else self.total} {self.unit}")
         super().on_interrupt()
 
 # %% ../nbs/00_core.ipynb #a02c09ee
 def progress(it, # Iterable to wrap
              show:bool=True, # Show progress at all
-             **kwargs # Passed to fastprogress's `progress_bar` or `LogProgressBar` (leave, total, comment...)
+             **kwargs # Passed to fastprogress's `progress_bar` or `LogProgressBar` (leave, total, comment, unit...)
             ):
     "A fastprogress bar over `it` where output is watched live, log lines where it is not, or `it` itself when `show` is false"
     if not show: return it
-    return fastprogress.fastprogress.progress_bar(it, **kwargs) if interactive_output() else LogProgressBar(it, **kwargs)
+    if interactive_output(): kwargs.pop('unit', None); return fastprogress.fastprogress.progress_bar(it, **kwargs)
+    return LogProgressBar(it, **kwargs)
 
 # %% ../nbs/00_core.ipynb #48847c96
 def cache_dir(*parts:str # Sub-folders under the cache root

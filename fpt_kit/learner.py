@@ -151,7 +151,7 @@ class EpochHistory(Callback):
     "One row per trained epoch: the recorder's train loss, validation loss and metrics, and seconds; `validate` leaves it alone"
     order = Recorder.order + 1  # after the recorder has logged the epoch
     def __init__(self): self.rows, self.names, self._trained, self._new = [], [], False, False
-    def before_fit(self): self._new = True  # validate() calls this too, but never trains
+    def before_fit(self): self._new, self._trained = True, False  # validate() calls this too, but never trains
     def before_train(self):
         if self._new: self.rows, self._new = [], False  # the first trained epoch of a fit
         self._trained, self._t0 = True, time.time()
@@ -159,7 +159,7 @@ class EpochHistory(Callback):
         if not self._trained: return  # a validate() call: not an epoch of training
         rec = self.learn.recorder
         self.names = [n for n in rec.metric_names if n != 'time']
-        self.rows.append([float(v) if not isinstance(v, int) else v for v in rec.log[:len(self.names)]] + [time.time() - self._t0])
+        self.rows.append([v if isinstance(v, (int, str)) else float(v) for v in rec.log[:len(self.names)]] + [time.time() - self._t0])
         self._trained = False
     def table(self)->pd.DataFrame: return pd.DataFrame(self.rows, columns=self.names + ['seconds'] if self.rows else None)
 

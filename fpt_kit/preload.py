@@ -111,7 +111,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
         dl = lpm_view_dl(todo, data, bs, num_workers, dev, key='hash')
         name = dict(zip(todo.hash, todo.path))
         with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
-            for hashes, x in progress_(dl, progress, leave=False):
+            for hashes, x in progress_(dl, progress, leave=False, unit=f'batches of {bs} images'):
                 k, v = backbone(x)  # (L, B, H, k, dh) each
                 w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
     store = store.reload()

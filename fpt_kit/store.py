@@ -251,7 +251,8 @@ class StoreWriter:
         if k.shape != v.shape or k.ndim != 5 or (k.shape[0],) + tuple(k.shape[2:]) != shape or k.shape[1] != len(keys):
             raise StoreError(f"a batch of {len(keys)} keys with K {tuple(k.shape)}, V {tuple(v.shape)} does not fit items of shape {shape} (K, V must be (L, B, H, k, dh))")
         if not (torch.isfinite(k).all() and torch.isfinite(v).all()):
-            raise StoreError(f"features for {list(keys)[:3]}... contain NaN or Inf; check the images and the LPM (refusing to store them)")
+            bad = [n for n, kk, vv in zip(names or keys, k.transpose(0, 1), v.transpose(0, 1)) if not (torch.isfinite(kk).all() and torch.isfinite(vv).all())]
+            raise StoreError(f"features for {bad[:3]} contain NaN or Inf; check those images and the LPM (refusing to store them)")
         recs = torch.stack([k, v], 1).transpose(0, 2).to(st.torch_dtype).cpu()  # (B, 2, L, H, k, dh)
         recs = _as_bytes(recs, st)  # (B, record_bytes)
         names = [None] * len(keys) if names is None else list(names)

@@ -14,6 +14,7 @@ from fpt_kit import (load_image, folder_items, csv_items, class_folder_items, fp
 from fpt_kit.data.io import to_uint8
 from fpt_kit.store import StoreError, FORMAT_VERSION
 from fpt_kit.preload import preload, check_store
+from fpt_kit.data.core import hash_items
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(embed_dim=64, depth=2, num_heads=4)  # LPM width 64, 4 heads; side width 8
@@ -154,10 +155,11 @@ def test_bad_image_stops_preload_which_then_resumes(tmp_path):
     assert 'train/bright/0.png is empty (0 bytes)' in str(e)
     store = FeatureStore(next((tmp_path/'feat').iterdir()))
     stored_before = int(np.flatnonzero(items.key == 'train/bright/0.png')[0]) // 2 * 2
-    assert store.keys() == list(items.key[:stored_before]) and stored_before > 0
+    hashed = hash_items(items)
+    assert store.keys() == list(hashed.hash[:stored_before]) and stored_before > 0  # records are filed by content
     bad.write_bytes(good)
     store = preload(model.backbone, items, DATA, root=tmp_path/'feat', bs=2, device='cpu', progress=False)
-    assert sorted(store.keys()) == sorted(items.key)
+    assert sorted(store.keys()) == sorted(hashed.hash) and store.report.computed == len(items) - stored_before
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Image size: smaller than one patch is accepted (resized up), 8000x8000 stays bounded in memory
@@ -264,7 +266,7 @@ def test_csv_rows(case, ds, tmp_path):
     assert type(e) is ValueError
     says = {'missing_file': ['labels.csv names 1 file(s) that do not exist', 'train/bright/nope.png', 'fix the paths or remove the rows'],
             'unknown_label': ["labels.csv has label(s) ['dimm'] that are not among classes ['dim', 'bright']"],
-            'empty_cell': ['labels.csv row 4 has an empty path or label'],
+            'empty_cell': ["labels.csv row 4 has label '', a missing value", 'remove those rows or give them a label'],
             'unknown_split': ["labels.csv has unknown split name(s) ['holdout']; use ('train', 'valid', 'test')"],
             'duplicate_row': ["labels.csv lists 'train/dim/0.png' more than once"],
             'wrong_column': ["labels.csv has no column 'grade'", '(set path_col/label_col)']}[case]

@@ -19,7 +19,7 @@ from fastai.vision.augment import RandTransform
 from fasttransform import DisplayedTransform
 from fastcore.basics import patch
 from ..core import check_range, check_choice
-from .io import load_image, image_files, _check_scale
+from .io import load_image, image_files, check_scale
 
 # %% auto #0
 __all__ = ['SPLITS', 'NA_LABELS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
@@ -308,7 +308,7 @@ class FPTData:
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0: raise ValueError(f"mean={mean} and std={std} must be three numbers each, std > 0")
         self.lpm_size, self.side_size, self.views = lpm_size, side_size, tuple(views)
         self.mean, self.std, self.augment = [float(m) for m in mean], [float(s) for s in std], dict(augment or {})
-        self.load_size, self.scale = load_size, _check_scale(tuple(scale) if isinstance(scale, list) else scale)
+        self.load_size, self.scale = load_size, check_scale(tuple(scale) if isinstance(scale, list) else scale)
 
     @classmethod
     def from_dict(cls, d:dict)->FPTData:
