@@ -4,8 +4,9 @@ The modules are generated from the notebooks in nbs/ by nbdev-export; this file 
 __version__ = "0.1.0"
 
 from .core import count_params, ParamCount, seeded, get_device, tiny_vit
-from .data.io import load_image, image_files, IMAGE_EXTS
-from .data.core import FPTData, fpt_dls, folder_items, csv_items, class_folder_items, split_items, image_stats
+from .data.io import load_image, image_files, IMAGE_EXTS, parse_scale
+from .data.core import FPTData, fpt_dls, folder_items, csv_items, class_folder_items, split_items, image_stats, file_hash, hash_items
+from .data.recipes import dataset_items, load_recipe, list_recipes, recipe_dls
 from .models.backbone import FrozenBackbone
 from .models.side import SideViT
 from .models.fusion import FusionModule

@@ -39,3 +39,18 @@ def test_torch_not_pinned_above_the_machine_cap():
 def test_version_is_dynamic_from_package():
     assert PYPROJECT['tool']['setuptools']['dynamic']['version'] == {'attr': 'fpt_kit.__version__'}
     assert re.fullmatch(r'\d+\.\d+\.\d+', fpt_kit.__version__)
+
+def _first_python_block(text:str)->str: return re.search(r"```python\n(.*?)```", text, re.S)[1]
+
+def test_readme_first_example_runs_as_written(tmp_path):
+    "The front page's first example is runnable as written (offline: synthetic data, the shipped LPM), and README.md and index.ipynb show the same"
+    import json, os, subprocess, sys
+    code = _first_python_block((ROOT/'README.md').read_text())
+    index = ''.join(''.join(c['source']) for c in json.loads((ROOT/'nbs'/'index.ipynb').read_text())['cells'] if c['cell_type'] == 'markdown')
+    assert _first_python_block(index) == code, "README.md and nbs/index.ipynb show different first examples"
+    assert '...' not in code
+    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'FPT_KIT_CACHE': str(tmp_path/'cache'), 'PYTHONWARNINGS': 'ignore'}
+    r = subprocess.run([sys.executable, '-c', code + "\nprint('PREDICTED', learn.predict(items.path.iloc[-1])[0])"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'PREDICTED grade' in r.stdout, r.stdout[-2000:]

@@ -155,9 +155,9 @@ def test_bad_image_stops_preload_which_then_resumes(tmp_path):
     assert 'train/bright/0.png is empty (0 bytes)' in str(e)
     store = FeatureStore(next((tmp_path/'feat').iterdir()))
     stored_before = int(np.flatnonzero(items.key == 'train/bright/0.png')[0]) // 2 * 2
+    bad.write_bytes(good)
     hashed = hash_items(items)
     assert store.keys() == list(hashed.hash[:stored_before]) and stored_before > 0  # records are filed by content
-    bad.write_bytes(good)
     store = preload(model.backbone, items, DATA, root=tmp_path/'feat', bs=2, device='cpu', progress=False)
     assert sorted(store.keys()) == sorted(hashed.hash) and store.report.computed == len(items) - stored_before
 
