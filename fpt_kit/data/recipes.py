@@ -47,9 +47,9 @@ class Recipe:
     layout:str # How to arrange it for the kit
     stats_note:str = '' # Where mean/std come from
 
-    def data(self, lpm_size:int=512, side_size:int=224)->FPTData:
-        "`FPTData` with this dataset's normalisation"
-        return FPTData(lpm_size=lpm_size, side_size=side_size, mean=self.mean, std=self.std)
+    def data(self, lpm_size:int=512, side_size:int=224, scale='auto')->FPTData:
+        "`FPTData` with this dataset's normalisation (and `scale`, how >8-bit or DICOM intensities become 0..255)"
+        return FPTData(lpm_size=lpm_size, side_size=side_size, mean=self.mean, std=self.std, scale=scale)
 
 def list_recipes()->list[str]:
     "Names of the shipped recipes"
@@ -69,6 +69,7 @@ def recipe_dls(name:str, # Recipe name, e.g. 'isic2018'
                side_size:int=224, # Side (low-resolution) view size
                bs:int=16, # Batch size
                seed:int=0, # Seed of the split (when the data has none) and of shuffling
+               scale='auto', # How >8-bit and DICOM intensities become 0..255 (`load_image`'s `scale`)
                **kwargs # Passed to `fpt_dls`
               ):
     "DataLoaders for a dataset of the paper, with its recipe's normalisation"
@@ -77,6 +78,6 @@ def recipe_dls(name:str, # Recipe name, e.g. 'isic2018'
     found = sorted(items.label.unique())
     if len(found) != r.n_classes:
         raise ValueError(f"{r.name} has {r.n_classes} classes but {str(source)!r} holds {len(found)}: {found}; check the layout ({r.layout})")
-    dls = fpt_dls(items, r.data(lpm_size, side_size), bs=bs, seed=seed, **kwargs)
+    dls = fpt_dls(items, r.data(lpm_size, side_size, scale), bs=bs, seed=seed, **kwargs)
     dls.recipe = r
     return dls
