@@ -75,9 +75,11 @@ class PreloadReport:
     recomputed:int # Features computed by this rank for files whose earlier content is in the store (edited in place)
     reused:int # Items whose features were already stored
     seconds:float # Wall time of the call
+    changed:int = 0 # Items (files) whose content differs from what was stored under their path before
     def __str__(self):
+        ch = f" ({self.changed} file(s) changed since they were stored)" if self.changed != self.recomputed else ''
         return (f"{self.items} items ({self.images} distinct images): {self.computed} computed, {self.recomputed} recomputed "
-                f"(changed since they were stored), {self.reused} reused from the store, in {self.seconds:.1f} s")
+                f"(changed since they were stored){ch}, {self.reused} reused from the store, in {self.seconds:.1f} s")
 
 def preload(backbone:FrozenBackbone, # The frozen LPM
             items:pd.DataFrame, # All items to store (every split)
@@ -103,7 +105,8 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
     mine = images.iloc[rank::world_size]
     todo = mine[~mine.hash.isin(stored)]
     before = store.names()
-    changed = int(sum(before.get(p, h) != h for p, h in zip(todo.path, todo.hash)))
+    changed = int(sum(before.get(p, h) != h for p, h in zip(todo.path, todo.hash)))  # records for edited files
+    files_changed = int(sum(before.get(p, h) != h for p, h in zip(items.path, items.hash)))
     if len(todo):
         dev = get_device(device)
         backbone.to(dev)
@@ -115,7 +118,8 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
                 k, v = backbone(x)  # (L, B, H, k, dh) each
                 w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
     store = store.reload()
-    store.report = PreloadReport(len(items), len(images), len(todo) - changed, changed, int(items.hash.isin(stored).sum()), time.time() - t0)
+    store.report = PreloadReport(len(items), len(images), len(todo) - changed, changed, int(items.hash.isin(stored).sum()), time.time() - t0,
+                                 files_changed)
     return store
 
 # %% ../nbs/06b_preload.ipynb #117973bf
