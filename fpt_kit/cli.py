@@ -216,6 +216,8 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     check_choice('--method', method, METHODS)
     rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
     if rank == 0: _check_out(out, overwrite)  # before any image is read
+    graded = bool(recipe and load_recipe(recipe).graded)
+    check_choice('--monitor', monitor, ('valid_loss', 'auc', 'accuracy') + (('kappa',) if graded else ()))
     cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
     items, data_, rec = _data(data, recipe, cfg, method, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
@@ -226,8 +228,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
         from accelerate import PartialState
         PartialState(cpu=cpu)
     dls = fpt_dls(items, data_, bs=bs, seed=seed, num_workers=num_workers)
-    learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, graded=bool(rec and rec.graded), **lpm)
-    check_choice('--monitor', monitor, ('valid_loss', *[m.name for m in learn.metrics]))
+    learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, graded=graded, **lpm)
     if bf16: learn.to_bf16()
     store = None
     if method == 'fpt' and not online:
@@ -238,7 +239,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     config = dict(kit_version=fpt_kit.__version__, command=dict(data=str(Path(data).resolve()), method=method, recipe=recipe, epochs=epochs,
                   lr=lr, bs=bs, seed=seed, monitor=monitor, online=online, world_size=world),
                   lpm={k: str(v) if isinstance(v, Path) else v for k, v in lpm.items()}, lpm_weights_sha256=_file_digest(lpm.get('weights')),
-                  cfg=cfg.to_dict(), data=data_.to_dict(), vocab=list(dls.vocab), graded=bool(rec and rec.graded),
+                  cfg=cfg.to_dict(), data=data_.to_dict(), vocab=list(dls.vocab), graded=graded,
                   store=store.fingerprint if store is not None else None)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning); warnings.simplefilter('ignore', FutureWarning)
