@@ -4,25 +4,38 @@
 
 # %% ../../nbs/02_models.backbone.ipynb #7ac4594e
 from __future__ import annotations
-import math, hashlib
+import math, hashlib, pickle, argparse
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Literal, Sequence
 import torch, timm
+import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
+from safetensors import safe_open, SafetensorError
 from ..core import check_choice, check_range
 
 # %% auto #0
-__all__ = ['keep_count', 'token_importance', 'gather_tokens', 'create_lpm', 'FrozenBackbone', 'reference_selection']
+__all__ = ['POS_RESAMPLE', 'keep_count', 'token_importance', 'gather_tokens', 'reference_pos_embed', 'set_lpm_size', 'create_lpm',
+           'FrozenBackbone', 'reference_selection']
 
 # %% ../../nbs/02_models.backbone.ipynb #41ae2e53
+def _min_ratio(n_tokens:int)->float:
+    "The smallest ratio, rounded up to 3 significant digits, that keeps one of `n_tokens` tokens"
+    digits = 2 - math.floor(math.log10(1 / n_tokens))
+    r = math.ceil(10**digits / n_tokens) / 10**digits
+    while int(r * n_tokens) < 1: r = round(r + 10**-digits, digits)
+    return r
+
 def keep_count(ratio:float, # Fraction of tokens to keep, in (0, 1]
                n_tokens:int, # Tokens in the sequence (prefix tokens included)
               )->int:
-    "Number of tokens kept: floor(`ratio` * `n_tokens`), at least 1"
-    return max(1, math.floor(ratio * n_tokens + 1e-9))
+    "Number of tokens kept: int(`ratio` * `n_tokens`) in floating point, as the reference; a ratio that keeps none is refused"
+    k = int(ratio * n_tokens)
+    if k < 1: raise ValueError(f"token_ratio={ratio} keeps int({ratio} * {n_tokens}) = 0 of {n_tokens} tokens; "
+                               f"use token_ratio >= {_min_ratio(n_tokens)}, the smallest ratio that keeps one token")
+    return k
 
 # %% ../../nbs/02_models.backbone.ipynb #00de0fa5
 def token_importance(q:torch.Tensor, # Queries (B, H, N, dh)
@@ -78,24 +91,139 @@ def _resolve_layers(layers, depth:int)->tuple[int, ...]:
     if len(set(out)) != len(out): raise ValueError(f"layers={layers!r} names a block twice")
     return tuple(sorted(out))
 
+# %% ../../nbs/02_models.backbone.ipynb #9699c0cc
+POS_RESAMPLE = ('reference', 'timm') # How position embeddings meet a new grid: the reference's DINO recipe, or timm's
+
+def reference_pos_embed(posemb:torch.Tensor, # Position embeddings (1, prefix + old_h * old_w, d)
+                        new_size:tuple[int, int], # Grid to resample to (h, w)
+                        old_size:tuple[int, int], # Grid the embeddings were trained on (h, w)
+                        num_prefix_tokens:int=1, # Leading embeddings not on the grid (CLS...), kept as they are
+                       )->torch.Tensor:
+    "The grid resampled as the reference does (DINO's recipe): bicubic, scale factor (new + 0.1) / old, align_corners=False"
+    (nh, nw), (oh, ow), d = new_size, old_size, posemb.shape[-1]
+    prefix, grid = posemb[:, :num_prefix_tokens], posemb[:, num_prefix_tokens:]
+    grid = grid.float().reshape(1, oh, ow, d).permute(0, 3, 1, 2)  # (1, d, oh, ow)
+    grid = F.interpolate(grid, scale_factor=((nh + 0.1) / oh, (nw + 0.1) / ow), mode='bicubic', align_corners=False)  # (1, d, nh, nw)
+    assert grid.shape[-2:] == (nh, nw), f"the interpolation gave a {tuple(grid.shape[-2:])} grid, not {(nh, nw)}"
+    return torch.cat([prefix, grid.permute(0, 2, 3, 1).reshape(1, nh * nw, d).to(posemb.dtype)], 1)  # (1, prefix + nh * nw, d)
+
+# %% ../../nbs/02_models.backbone.ipynb #b23ba9ff
+def set_lpm_size(model:nn.Module, # A timm VisionTransformer
+                 img_size:int, # New (square) input resolution, a multiple of the patch size
+                 pos_resample:Literal['reference', 'timm']='reference', # Resampling of the position grid: the reference's or timm's
+                )->nn.Module:
+    "Set `model`'s input size in place, resampling its position embeddings once when the grid changes"
+    check_choice('pos_resample', pos_resample, POS_RESAMPLE)
+    check_range('img_size', img_size, 1, integer=True)
+    ps = model.patch_embed.patch_size[0]
+    if img_size % ps:
+        lo, hi = img_size // ps * ps, (img_size // ps + 1) * ps
+        raise ValueError(f"img_size={img_size} is not a multiple of the model's patch size {ps}; use {lo or hi} or {hi}")
+    if tuple(model.patch_embed.img_size) == (img_size, img_size): return model
+    old, pos = tuple(model.patch_embed.grid_size), model.pos_embed
+    model.set_input_size(img_size=(img_size, img_size))  # timm: the patch grid, its bookkeeping and its own resampling
+    if pos_resample == 'reference' and pos is not None and tuple(model.patch_embed.grid_size) != old:
+        n_pre = 0 if model.no_embed_class else model.num_prefix_tokens
+        with torch.no_grad(): new = reference_pos_embed(pos.detach(), tuple(model.patch_embed.grid_size), old, n_pre)
+        model.pos_embed = nn.Parameter(new, requires_grad=pos.requires_grad)
+    return model
+
+# %% ../../nbs/02_models.backbone.ipynb #97f68914
+def _unreadable(path:Path)->ValueError:
+    "The error for a weights file that is no readable PyTorch file"
+    return ValueError(f"weights={str(path)!r} cannot be read as a PyTorch weights file (truncated, corrupt or another format); copy or download it again")
+
+def _file_shapes(path:Path)->dict[str, tuple]:
+    "Tensor shapes of a weights file, read without unpickling code: a safetensors header or `torch.load(weights_only=True)`"
+    if path.suffix == '.safetensors':
+        try:
+            with safe_open(str(path), 'pt') as f: return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        except SafetensorError as e:
+            raise ValueError(f"weights={str(path)!r} is not a readable safetensors file ({e}): it is truncated or corrupt; copy or download it again") from None
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):  # as timm: training checkpoints keep their arguments
+            ckpt = torch.load(path, map_location='meta', weights_only=True)
+    except pickle.UnpicklingError as e:  # what weights_only=True raises for anything but plain tensors
+        if 'global' not in str(e).lower(): raise _unreadable(path) from None  # not even a pickle of Python objects
+        raise ValueError(f"weights={str(path)!r} is a pickle that needs arbitrary Python objects, and unpickling them can run code, "
+                         "so loading with weights_only=True refused it; convert it to safetensors, or if you trust it, unpickle it "
+                         "yourself (weights_only=False), load it into the model and pass the model") from None
+    except (RuntimeError, EOFError): raise _unreadable(path) from None
+    for key in ('state_dict_ema', 'model_ema', 'state_dict', 'model'):  # where timm looks for the weights in a checkpoint
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict): ckpt = ckpt[key]; break
+    if not isinstance(ckpt, dict): raise ValueError(f"weights={str(path)!r} holds a {type(ckpt).__name__}, not a dict of tensors")
+    return {k.removeprefix('module.'): tuple(v.shape) for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
+
+# %% ../../nbs/02_models.backbone.ipynb #4e513c16
+def _first_mismatch(file_shapes:dict, model_shapes:dict)->str|None:
+    "The first tensor that a weights file and a model disagree on, in words (None: they agree)"
+    for k, ms in model_shapes.items():
+        fs = file_shapes.get(k)
+        if fs is None: return f"{k} is absent from the file (model {ms})"
+        if fs != ms and not (k == 'pos_embed' and len(fs) == len(ms) == 3 and fs[::2] == ms[::2]):  # another grid is resampled
+            return f"{k} is {fs} in the file, {ms} in the model"
+    extra = [k for k in file_shapes if k not in model_shapes]
+    return f"{extra[0]} {file_shapes[extra[0]]} is in the file, not in the model" if extra else None
+
+def _misfit(err:RuntimeError, arch:str, weights, shapes:dict|None, kwargs:dict)->ValueError:
+    "One line for weights that timm could not load strictly: the file (or the hub), the architecture, the first tensor that differs"
+    with torch.device('meta'): m = timm.create_model(arch, pretrained=False, **kwargs)
+    first = _first_mismatch(shapes, {k: tuple(t.shape) for k, t in m.state_dict().items()}) if shapes is not None else None
+    first = first or next((l.strip() for l in str(err).splitlines()[1:] if l.strip()), '')[:300]  # torch's own first complaint
+    what = f"weights={str(weights)!r}" if shapes is not None else "timm's pretrained weights"
+    args = ', '.join(f"{k}={v!r}" for k, v in kwargs.items() if k not in ('num_classes', 'img_size'))
+    return ValueError(f"{what} do not fit {arch!r}{' built with ' + args if args else ''}: {first}; "
+                      "give the model arguments the weights were saved with (embed_dim, depth, num_heads...) or weights of this architecture")
+
+def _classifier_size(shapes:dict, model:nn.Module)->int:
+    "Outputs of the classifier head stored in a weights file (0: none)"
+    names = model.pretrained_cfg.get('classifier') or 'head'
+    return shapes.get(f"{names if isinstance(names, str) else names[0]}.weight", (0,))[0]
+
+def _checkpoint_size(model:nn.Module, shapes:dict|None, path)->int:
+    "Input size the weights were trained at: a file's from its `pos_embed` grid, the hub's the architecture's own"
+    if shapes is None: return model.patch_embed.img_size[0]
+    n = shapes.get('pos_embed', (0, 0))[1] - (0 if model.no_embed_class else model.num_prefix_tokens)
+    g = math.isqrt(max(n, 0))
+    if n < 1 or g * g != n:
+        raise ValueError(f"weights={str(path)!r} has no square grid of position embeddings ('pos_embed') to resample the reference's way; use pos_resample='timm'")
+    return g * model.patch_embed.patch_size[0]
+
 # %% ../../nbs/02_models.backbone.ipynb #7e44387a
 def create_lpm(arch:str, # timm model name, e.g. 'vit_base_patch16_384.orig_in21k_ft_in1k'
                img_size:int|None=None, # Input resolution (None: the model's own)
                pretrained:bool=False, # Download timm's pretrained weights from the hub
-               weights:str|Path|None=None, # Local weights file (safetensors, .pth or .bin) loaded by timm
+               weights:str|Path|None=None, # Local weights file (safetensors; or .pth/.bin of plain tensors) loaded by timm
+               pos_resample:Literal['reference', 'timm']='reference', # Position grid resampling when the weights were trained at another size
                **kwargs # Passed to `timm.create_model` (e.g. depth, embed_dim for a small model)
               )->nn.Module:
     "Create a timm ViT without classifier head, with weights from the hub, a local file, or none"
-    if weights is not None:
-        weights = Path(weights).expanduser()
-        if not weights.is_file(): raise ValueError(f"weights={str(weights)!r} is not a file; give a weights file saved from timm (safetensors, .pth or .bin)")
-        kwargs['pretrained_cfg_overlay'] = {**kwargs.get('pretrained_cfg_overlay', {}), 'file': str(weights)}
-        pretrained = True
-    if img_size is not None: kwargs['img_size'] = img_size
-    try: return timm.create_model(arch, pretrained=pretrained, num_classes=0, **kwargs)
+    check_choice('pos_resample', pos_resample, POS_RESAMPLE)
+    try:
+        with torch.device('meta'): skel = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)  # shapes only, no memory
     except RuntimeError as e:
         if 'Unknown model' in str(e): raise ValueError(f"arch={arch!r} is not a timm model name; see timm.list_models('vit_*')") from e
         raise
+    target = img_size or skel.patch_embed.img_size[0]
+    if not pretrained and weights is None: return timm.create_model(arch, pretrained=False, num_classes=0, img_size=target, **kwargs)
+    shapes = None
+    if weights is not None:
+        weights = Path(weights).expanduser()
+        if not weights.is_file(): raise ValueError(f"weights={str(weights)!r} is not a file; give a weights file saved from timm (safetensors, .pth or .bin)")
+        shapes = _file_shapes(weights)
+    n_cls = (skel.pretrained_cfg.get('num_classes') or 0) if shapes is None else _classifier_size(shapes, skel)  # the weights' own head: timm loads strictly
+    load = _checkpoint_size(skel, shapes, weights) if pos_resample == 'reference' else target  # 'timm': timm resamples while loading
+    cfg = dict(pretrained_cfg_overlay={**kwargs.pop('pretrained_cfg_overlay', {}), 'file': str(weights), 'num_classes': n_cls}) if shapes is not None else {}
+    try: model = timm.create_model(arch, pretrained=True, num_classes=n_cls, img_size=load, **cfg, **kwargs)
+    except RuntimeError as e:
+        if 'Error(s) in loading state_dict' not in str(e): raise
+        raise _misfit(e, arch, weights, shapes, dict(num_classes=n_cls, img_size=load, **kwargs)) from None
+    except OSError as e:
+        if shapes is not None: raise
+        raise ValueError(f"pretrained=True could not download the weights of {arch!r} ({type(e).__name__}: offline, HF_HUB_OFFLINE=1 or no network); "
+                         "give a local weights file with weights= (CLI: --weights)") from None
+    model.reset_classifier(0)
+    return set_lpm_size(model, target, pos_resample)
 
 # %% ../../nbs/02_models.backbone.ipynb #53188cbf
 class FrozenBackbone(nn.Module):
@@ -103,16 +231,18 @@ class FrozenBackbone(nn.Module):
     def __init__(self,
                  model_or_arch:nn.Module|str, # A timm VisionTransformer, or its timm name
                  layers:int|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n) or indices
-                 token_ratio:float=0.2, # Fraction of tokens kept per block and head, in (0, 1]
+                 token_ratio:float=0.2, # Fraction kept per block and head: int(ratio * N) tokens as the reference, at least one
                  token_rule:Literal['global', 'cls']='global', # Importance: mean attention received, or the CLS row
                  img_size:int|None=None, # LPM input resolution; position embeddings are resampled once
                  pretrained:bool=False, # By name: timm's pretrained weights (hub)
                  weights:str|Path|None=None, # By name: a local weights file
+                 pos_resample:Literal['reference', 'timm']='reference', # Position grid resampling to img_size: the reference's or timm's
                  chunk_size:int|None=256, # Queries per chunk when scoring tokens (None: all at once)
                  **model_kwargs # By name: passed to `timm.create_model`
                 ):
         super().__init__()
-        if isinstance(model_or_arch, str): model = create_lpm(model_or_arch, img_size, pretrained, weights, **model_kwargs)
+        self.pos_resample = check_choice('pos_resample', pos_resample, POS_RESAMPLE)
+        if isinstance(model_or_arch, str): model = create_lpm(model_or_arch, img_size, pretrained, weights, pos_resample, **model_kwargs)
         elif isinstance(model_or_arch, nn.Module):
             if pretrained or weights is not None or model_kwargs:
                 raise ValueError("pretrained, weights and model arguments apply when FrozenBackbone builds the model by name; "
@@ -120,23 +250,15 @@ class FrozenBackbone(nn.Module):
             model = model_or_arch
         else: raise TypeError(f"model_or_arch must be a timm model or a timm model name, not {type(model_or_arch).__name__}")
         _check_vit(model)
-        if img_size is not None: self._set_size(model, img_size)
+        if img_size is not None: set_lpm_size(model, img_size, pos_resample)
         self.model = model.eval().requires_grad_(False)
         self.layers = _resolve_layers(layers, len(model.blocks))
         self.token_ratio = check_range('token_ratio', token_ratio, 0, 1, lo_open=True)
         self.token_rule = check_choice('token_rule', token_rule, ('global', 'cls'))
+        keep_count(self.token_ratio, self.n_tokens)  # refuse a ratio that keeps no token now, not at the first call
         if chunk_size is not None: check_range('chunk_size', chunk_size, 1, integer=True)
         self.chunk_size = chunk_size
         self._caps = None
-
-    @staticmethod
-    def _set_size(model, img_size):
-        check_range('img_size', img_size, 1, integer=True)
-        ps = model.patch_embed.patch_size[0]
-        if img_size % ps:
-            lo, hi = img_size // ps * ps, (img_size // ps + 1) * ps
-            raise ValueError(f"img_size={img_size} is not a multiple of the model's patch size {ps}; use {lo or hi} or {hi}")
-        if tuple(model.patch_embed.img_size) != (img_size, img_size): model.set_input_size(img_size=(img_size, img_size))
 
     def train(self, mode:bool=True):
         "Stay in eval mode whatever is asked: the LPM never trains (no dropout, no drop-path)"
@@ -160,7 +282,7 @@ class FrozenBackbone(nn.Module):
     @property
     def n_tokens(self)->int: return self.grid_size[0] * self.grid_size[1] + self.num_prefix_tokens
     @property
-    def n_keep(self)->int: return self.n_tokens if self.token_ratio >= 1 else keep_count(self.token_ratio, self.n_tokens)
+    def n_keep(self)->int: return keep_count(self.token_ratio, self.n_tokens)
 
 # %% ../../nbs/02_models.backbone.ipynb #c2f5a4c2
 @patch

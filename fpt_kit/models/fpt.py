@@ -25,8 +25,9 @@ class FPTConfig:
     lpm_size:int = 512 # LPM (high-resolution) input size
     side_size:int = 224 # Side network (low-resolution) input size
     layers:int|tuple[int, ...]|None = None # LPM blocks to extract: None (all), n (the last n) or indices
-    token_ratio:float = 0.2 # Fraction of tokens kept per block and head
+    token_ratio:float = 0.2 # Fraction kept per block and head: int(ratio * N) tokens as the reference; one that keeps none is refused
     token_rule:Literal['global', 'cls'] = 'global' # Importance: mean attention received, or the CLS row
+    pos_resample:Literal['reference', 'timm'] = 'reference' # LPM position grid resampled to lpm_size: the reference's DINO recipe or timm's
     n_prompts:int = 16 # Fine-grained prompts per layer
     side_reduction:int = 8 # Side width d_s = LPM width / side_reduction
     prompt_width:Literal['side', 'lpm'] = 'side' # Prompts live at the side width (FPT) or the LPM width (FPT+)
@@ -119,8 +120,8 @@ def build_fpt(arch:str|nn.Module, # timm ViT name (or model) for the LPM
     dev = get_device(device or 'cpu')
     if dev.type == 'meta' and (pretrained or weights): raise ValueError("device='meta' builds without weights; drop pretrained/weights or build on 'cpu'")
     with dev:
-        bb = FrozenBackbone(arch, layers=cfg.layers, token_ratio=cfg.token_ratio, token_rule=cfg.token_rule,
-                            img_size=cfg.lpm_size, pretrained=pretrained, weights=weights, **model_kwargs)
+        bb = FrozenBackbone(arch, layers=cfg.layers, token_ratio=cfg.token_ratio, token_rule=cfg.token_rule, img_size=cfg.lpm_size,
+                            pos_resample=cfg.pos_resample, pretrained=pretrained, weights=weights, **model_kwargs)
         d, H, L = bb.embed_dim, bb.num_heads, bb.n_layers
         if d % cfg.side_reduction: raise ValueError(f"side_reduction={cfg.side_reduction} does not divide the LPM width {d}")
         ds = d // cfg.side_reduction

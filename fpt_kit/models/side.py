@@ -4,8 +4,10 @@
 
 # %% ../../nbs/03_models.side.ipynb #668478bc
 from __future__ import annotations
+from functools import partial
 import torch
 from torch import nn
+from timm.layers import LayerNorm, trunc_normal_
 from timm.models.vision_transformer import VisionTransformer
 
 # %% auto #0
@@ -22,11 +24,20 @@ class SideViT(VisionTransformer):
                  num_heads:int=12, # Attention heads (FPT: the LPM's)
                  patch_size:int=16, # Patch size
                  mlp_ratio:float=4., # MLP hidden width / embed_dim
+                 norm_eps:float=1e-12, # Epsilon of every LayerNorm: the reference's (HF ViT's) 1e-12, where timm uses 1e-6
                  **kwargs # Passed to timm's `VisionTransformer`
                 ):
         super().__init__(img_size=img_size, patch_size=patch_size, num_classes=num_classes, embed_dim=embed_dim,
                          depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, class_token=True,
-                         global_pool='token', **kwargs)
+                         global_pool='token', **{'norm_layer': partial(LayerNorm, eps=norm_eps), **kwargs})
+
+    def init_weights(self, mode:str='', needs_reset:bool=True):
+        "timm's initialisation, then the reference's where it differs: patch embedding and CLS token trunc-normal(0.02), zero patch bias"
+        super().init_weights(mode, needs_reset)
+        if (mode or self.weight_init_mode) != '': return  # another timm scheme, asked for by name
+        trunc_normal_(self.patch_embed.proj.weight, std=.02)
+        if self.patch_embed.proj.bias is not None: nn.init.zeros_(self.patch_embed.proj.bias)
+        if self.cls_token is not None: trunc_normal_(self.cls_token, std=.02)
 
     def forward_features(self,
                          x:torch.Tensor, # Low-resolution images (B, C, H, W)
