@@ -136,6 +136,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
             side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
             token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
+            pos_resample:str='reference', # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe) or 'timm'
             scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
             root:str=None, # Stores go under root/<fingerprint> (default: the kit's cache, where `fpt-kit train` looks too)
             dtype:str='float16', # Storage dtype: float16, bfloat16 or float32
@@ -144,7 +145,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             seed:int=0, # Seed of the split of unsplit data (give `fpt-kit train` the same)
            ):
     "Compute and store the LPM's selected keys and values of every image, by content (sharded across ranks under accelerate launch)"
-    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
+    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio, pos_resample=pos_resample)
     items, data_, _ = _data(data, recipe, cfg, 'fpt', seed, parse_scale(scale))
     learn = fpt_learner(fpt_dls(items, data_, device='cpu'), cfg=cfg, **_lpm(arch, weights, pretrained, model_kwargs))
     store = preload_items(learn.model.backbone, items, data_, root, dtype, bs, num_workers, rank_distrib(), max(1, num_distrib()),
@@ -200,6 +201,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
           side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
           token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
+          pos_resample:str='reference', # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe) or 'timm'
           scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
           epochs:int=20, # Training epochs
           lr:float=None, # Peak learning rate of the cosine schedule (default: the recipe's, else 1e-3)
@@ -218,7 +220,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     if rank == 0: _check_out(out, overwrite)  # before any image is read
     graded = bool(recipe and load_recipe(recipe).graded)
     check_choice('--monitor', monitor, ('valid_loss', 'auc', 'accuracy') + (('kappa',) if graded else ()))
-    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio)
+    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio, pos_resample=pos_resample)
     items, data_, rec = _data(data, recipe, cfg, method, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
     lr = lr or (rec.lr if rec else 1e-3)

@@ -4,11 +4,12 @@
 
 # %% ../nbs/06b_preload.ipynb #1180c16d
 from __future__ import annotations
-import time
+import random, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-import pandas as pd, torch
+import numpy as np, pandas as pd, torch
 from fastai.data.core import Datasets, DataLoaders, TfmdDL
 from fastai.data.transforms import ColReader, Categorize, ToTensor
 from fastai.torch_core import TensorBase
@@ -36,7 +37,7 @@ def feature_fingerprint(backbone:FrozenBackbone, # The frozen LPM
     return dict(format=FORMAT_VERSION, arch=cfg.get('architecture', type(backbone.model).__name__), tag=cfg.get('tag'),
                 weights=backbone.weights_digest(), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE,
                 scale=data.to_dict()['scale'], mean=data.mean, std=data.std, keys='sha256 of the image file',
-                layers=list(backbone.layers), token_ratio=backbone.token_ratio, token_rule=backbone.token_rule,
+                pos_resample=getattr(backbone, 'pos_resample', None), layers=list(backbone.layers), token_ratio=backbone.token_ratio, token_rule=backbone.token_rule,
                 n_keep=backbone.n_keep, dtype=dtype)
 
 def feature_shape(backbone:FrozenBackbone)->tuple: return (backbone.n_layers, backbone.num_heads, backbone.n_keep, backbone.head_dim)
@@ -66,6 +67,14 @@ def lpm_view_dl(items:pd.DataFrame, # Items to read
     return TfmdDL(dsets, bs=bs, shuffle=False, drop_last=False, num_workers=num_workers, device=device,
                   after_item=[LPMResize(data.lpm_size), ToTensor()], after_batch=data.batch_tfms())
 
+@contextmanager
+def _global_rng_untouched():
+    "Run a block without consuming Python's, numpy's or torch's global generators: preloading must not change the training that follows"
+    py, npy = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []):
+        try: yield
+        finally: random.setstate(py); np.random.set_state(npy)
+
 @dataclass
 class PreloadReport:
     "What one `preload` call did: features computed (new images, changed images) and reused"
@@ -80,6 +89,19 @@ class PreloadReport:
         ch = f" ({self.changed} file(s) changed since they were stored)" if self.changed != self.recomputed else ''
         return (f"{self.items} items ({self.images} distinct images): {self.computed} computed, {self.recomputed} recomputed "
                 f"(changed since they were stored){ch}, {self.reused} reused from the store, in {self.seconds:.1f} s")
+
+def _compute(backbone, todo:pd.DataFrame, data:FPTData, store:FeatureStore, bs:int, num_workers:int, rank:int, device, amp, progress:bool):
+    "Run the LPM over the images of `todo` (one row per distinct content) and append their records to `store`"
+    dev = get_device(device)
+    backbone.to(dev)
+    amp = dev.type == 'cuda' if amp is None else amp
+    name = dict(zip(todo.hash, todo.path))
+    with _global_rng_untouched():  # a seeded run trains the same whether its features were computed now or reused
+        dl = lpm_view_dl(todo, data, bs, num_workers, dev, key='hash')
+        with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
+            for hashes, x in progress_(dl, progress, leave=False, unit=f'batches of {bs} images'):
+                k, v = backbone(x)  # (L, B, H, k, dh) each
+                w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
 
 def preload(backbone:FrozenBackbone, # The frozen LPM
             items:pd.DataFrame, # All items to store (every split)
@@ -107,16 +129,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
     before = store.names()
     changed = int(sum(before.get(p, h) != h for p, h in zip(todo.path, todo.hash)))  # records for edited files
     files_changed = int(sum(before.get(p, h) != h for p, h in zip(items.path, items.hash)))
-    if len(todo):
-        dev = get_device(device)
-        backbone.to(dev)
-        amp = dev.type == 'cuda' if amp is None else amp
-        dl = lpm_view_dl(todo, data, bs, num_workers, dev, key='hash')
-        name = dict(zip(todo.hash, todo.path))
-        with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
-            for hashes, x in progress_(dl, progress, leave=False, unit=f'batches of {bs} images'):
-                k, v = backbone(x)  # (L, B, H, k, dh) each
-                w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
+    if len(todo): _compute(backbone, todo, data, store, bs, num_workers, rank, device, amp, progress)
     store = store.reload()
     store.report = PreloadReport(len(items), len(images), len(todo) - changed, changed, int(items.hash.isin(stored).sum()), time.time() - t0,
                                  files_changed)

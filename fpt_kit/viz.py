@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_viz.ipynb #f550cb93
 from __future__ import annotations
-import base64, hashlib, io
+import base64, hashlib, io, math
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass
@@ -524,7 +524,9 @@ class TokenRatioExplorer(widgets.VBox):
                  size:int=520, # Plot height in pixels
                 ):
         fig = token_figure(ad, layer, head, ratio, b, size)
-        slider = widgets.FloatSlider(value=ad.token_ratio if ratio is None else ratio, min=0.05, max=1.0, step=0.05, description='Token ratio',
+        lo = 0.05 * math.ceil(20 / ad.n_tokens - 1e-9)  # the smallest step that keeps a token: int(r * N) >= 1
+        if int(lo * ad.n_tokens) < 1: lo += 0.05
+        slider = widgets.FloatSlider(value=ad.token_ratio if ratio is None else ratio, min=lo, max=1.0, step=0.05, description='Token ratio',
                                      readout_format='.0%', continuous_update=True, style=dict(description_width='initial'))
         lw, hw = _pickers(ad, layer, head)
         fw, summary = go.FigureWidget(fig), widgets.HTML()
