@@ -203,6 +203,35 @@ def _(ws):
     except (ValueError, ZeroDivisionError): strict = False
     return ('correct' if strict and json.loads(text)['valid']['auc'] is None else f'exit {rc}'), text or msg
 
+@case('weights_do_not_fit', '--weights saved from a ViT of another width than --model-kwargs says', 'do not fit', 'cls_token', 'give the model arguments the weights were saved with')
+def _(ws):
+    from safetensors.torch import save_file
+    save_file(tiny_vit(embed_dim=32, depth=2, num_heads=4).state_dict(), ws.root/'narrow.safetensors')
+    return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_fit'), '--weights', str(ws.root/'narrow.safetensors')] + TINY)
+
+class Opaque:
+    "An object of a class of ours: unpickling it would run code of this module"
+
+@case('weights_pickle', '--weights a .pth pickle that holds an object, not only tensors', 'weights_only=True refused it', 'convert it to safetensors')
+def _(ws):
+    torch.save({'state_dict': tiny_vit(embed_dim=64, depth=2, num_heads=4).state_dict(), 'extra': Opaque()}, ws.root/'lpm.pth')
+    return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_pkl'), '--weights', str(ws.root/'lpm.pth')] + TINY)
+
+@case('weights_truncated', '--weights a safetensors file cut short', 'is not a readable safetensors file', 'truncated or corrupt')
+def _(ws):
+    raw = (ws.root/'lpm.safetensors').read_bytes(); (ws.root/'cut.safetensors').write_bytes(raw[:len(raw) // 2])
+    return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_cut'), '--weights', str(ws.root/'cut.safetensors')] + TINY)
+
+@case('weights_nested_elsewhere', '--weights a checkpoint whose state dict sits under an unusual key', "none of its", "is 'pos_embed'", "under 'state_dict' or 'model'")
+def _(ws):
+    torch.save({'net': tiny_vit(embed_dim=64, depth=2, num_heads=4).state_dict(), 'step': torch.tensor(3)}, ws.root/'nested.pth')
+    return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_nest'), '--weights', str(ws.root/'nested.pth')] + TINY)
+
+@case('pretrained_offline', '--pretrained with no network', 'could not download the weights of', '--weights')
+def _(ws):
+    os.environ['HF_HUB_OFFLINE'] = '1'
+    return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_hub'), '--pretrained'] + TINY)
+
 @pytest.fixture(scope='module')
 def ws(tmp_path_factory):
     old = os.environ.get('FPT_KIT_CACHE')

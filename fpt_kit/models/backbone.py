@@ -183,7 +183,10 @@ def _classifier_size(shapes:dict, model:nn.Module)->int:
 def _checkpoint_size(model:nn.Module, shapes:dict|None, path)->int:
     "Input size the weights were trained at: a file's from its `pos_embed` grid, the hub's the architecture's own"
     if shapes is None: return model.patch_embed.img_size[0]
-    n = shapes.get('pos_embed', (0, 0))[1] - (0 if model.no_embed_class else model.num_prefix_tokens)
+    if 'pos_embed' not in shapes:
+        raise ValueError(f"weights={str(path)!r} do not fit a timm ViT: none of its {len(shapes)} tensors is 'pos_embed' (it has e.g. "
+                         f"{list(shapes)[:4]}); give the weights of a timm ViT: a state dict, or a checkpoint holding one under 'state_dict' or 'model'")
+    n = shapes['pos_embed'][1] - (0 if model.no_embed_class else model.num_prefix_tokens)
     g = math.isqrt(max(n, 0))
     if n < 1 or g * g != n:
         raise ValueError(f"weights={str(path)!r} has no square grid of position embeddings ('pos_embed') to resample the reference's way; use pos_resample='timm'")
