@@ -14,8 +14,8 @@ from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_seed
 import fpt_kit
 from .core import check_choice, get_device, progress, interactive_output
-from .data.io import load_image, parse_scale
-from .data.core import FPTData, SPLITS, _SPLIT_NAMES, fpt_dls, empty_dls, image_stats, hash_items, file_hash
+from .data.io import load_image, parse_scale, value_range
+from .data.core import FPTData, SPLITS, _SPLIT_NAMES, fpt_dls, empty_dls, image_stats, hash_items, file_hash, dataset_scale
 from .data.recipes import Recipe, dataset_items, load_recipe
 from .models.fpt import FPTConfig
 from .models.lpm import shipped_lpm, pretrain_lpm as _pretrain_lpm, LPMRecipe, SHIPPED_LPM
@@ -67,6 +67,7 @@ def _data(data:str, recipe:str|None, cfg:FPTConfig, method:str, seed:int, scale)
                              f"check the layout ({r.layout}), or leave --recipe out for a dataset of your own")
     if not (items.split == 'valid').any():  # before the statistics are measured
         raise ValueError(f"{data} has no validation images: the kept epoch is chosen on them; add a val/ folder or 'val' rows in the split column")
+    scale = dataset_scale(items, scale)  # one mapping for the whole dataset, recorded in config.json
     mean, std = (r.mean, r.std) if r else image_stats(items, cfg.lpm_size, scale=scale)
     views = {'fpt': ('side', 'lpm'), 'side': ('side',)}.get(method, ('lpm',))
     return items, FPTData(cfg.lpm_size, cfg.side_size, mean, std, views=views, scale=scale), r
@@ -159,7 +160,7 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           seed:int=0, # Seed of the split of unsplit data (as for `train`)
          ):
     "Read every image of a dataset once and list every problem at once, with the table of classes x splits"
-    sc = parse_scale(scale)
+    asked = parse_scale(scale)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         items = dataset_items(data, seed=seed)
@@ -168,8 +169,16 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     if r is not None and items.label.nunique() != r.n_classes:
         errors.append(('(dataset)', f"--recipe {recipe}: {r.name} has {r.n_classes} classes, the data {items.label.nunique()} ({sorted(items.label.unique())})"))
     if not (items.split == 'valid').any(): errors.append(('(dataset)', "no validation images: training needs a val/ folder or 'val' rows"))
+    readable = []
+    for p in progress(items.path, leave=False):  # first what each file holds: unreadable files are found here
+        try: value_range(p); readable.append(p)
+        except (ValueError, OSError) as e: errors.append((p, str(e)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        sc = dataset_scale(items[items.path.isin(readable)], asked)  # the mapping training would use
+    notes += [('(dataset)', str(w.message)) for w in caught]
     sizes = []
-    for p in progress(items.path, leave=False):
+    for p in progress(readable, leave=False):  # then every image as training reads it
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             try: sizes.append(load_image(p, scale=sc).size)
@@ -181,7 +190,8 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
         errors.append((g.path.iloc[0], f"the same image (identical bytes) is in more than one split: {', '.join(f'{k} ({s})' for k, s in zip(g.key, g.split))}"))
     table = pd.crosstab(items.label, items.split, margins=True, margins_name='all').reindex(columns=[*[s for s in SPLITS if s in set(items.split)], 'all'])
     print(f"{data}: {len(items)} images, {items.label.nunique()} classes\n{table.to_string()}")
-    if sizes: print(f"sizes (w x h): {min(sizes)} .. {max(sizes)}")
+    print(f"intensities: scale={sc!r}" + (" (one window for every >8-bit image of the dataset)" if isinstance(sc, tuple) and scale == 'auto' else ''))
+    if sizes: print(f"sizes: width {min(w for w, _ in sizes)}..{max(w for w, _ in sizes)}, height {min(h for _, h in sizes)}..{max(h for _, h in sizes)} px")
     for kind, rows in (('error', errors), ('warning', notes)):
         for p, msg in rows: print(f"{kind}: {msg if p in msg else f'{p}: {msg}'}")
     print(f"{len(errors)} error(s), {len(notes)} warning(s)")

@@ -19,13 +19,13 @@ from fastai.vision.augment import RandTransform
 from fasttransform import DisplayedTransform
 from fastcore.basics import patch
 from ..core import check_range, check_choice
-from .io import load_image, image_files, check_scale
+from .io import load_image, image_files, check_scale, value_range, depth_range
 
 # %% auto #0
 __all__ = ['SPLITS', 'NA_LABELS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
            'SideResize', 'SideAugment', 'check_items', 'folder_items', 'csv_items', 'split_items', 'class_folder_items',
-           'file_hash', 'content_hashes', 'hash_items', 'image_stats', 'FPTData', 'FPTDataLoaders', 'fpt_dls',
-           'seed_loaders', 'empty_dls']
+           'file_hash', 'content_hashes', 'hash_items', 'dataset_scale', 'image_stats', 'FPTData', 'FPTDataLoaders',
+           'fpt_dls', 'seed_loaders', 'empty_dls']
 
 # %% ../../nbs/01c_data.core.ipynb #57237864
 @lru_cache(maxsize=4)
@@ -271,13 +271,37 @@ def hash_items(items:pd.DataFrame, # Item table with a `path` column
     out['hash'] = content_hashes(out.path)
     return out
 
+# %% ../../nbs/01c_data.core.ipynb #912f2261
+_RANGES = {} # content hash -> `value_range` of the file, for this process
+
+def dataset_scale(items:pd.DataFrame, # Items (path column; hash column when known)
+                  scale='auto', # The mapping asked for (`load_image`'s `scale`)
+                 ):
+    "`scale` for a whole dataset: 'auto' becomes one window for all its >8-bit integer images (the depth that holds every one of them)"
+    scale = check_scale(tuple(scale) if isinstance(scale, list) else scale)
+    if scale != 'auto' or not len(items): return scale
+    hashes = items.hash if 'hash' in items.columns else content_hashes(items.path)
+    kinds = []
+    for p, h in zip(items.path, hashes):
+        if h not in _RANGES: _RANGES[h] = value_range(p)
+        kinds.append(_RANGES[h])
+    wide = [(lo, hi) for k, lo, hi in kinds if k == 'integer' and np.isfinite(lo)]
+    if not wide: return 'auto'
+    other = sorted({k for k, *_ in kinds} & {'dicom', 'float'})
+    if other:
+        warnings.warn(f"the dataset mixes >8-bit integer images with {' and '.join(other)} images, so scale='auto' maps each image by its own "
+                      "rule; to map them all alike pass one window, FPTData(scale=(lo, hi)) in Python, --scale lo,hi on the command line")
+        return 'auto'
+    return depth_range(min(lo for lo, _ in wide), max(hi for _, hi in wide))
+
 # %% ../../nbs/01c_data.core.ipynb #2b2eb415
 def image_stats(items:pd.DataFrame, # Items; only the training split is used
                 size:int=512, # Resolution to measure at (the LPM's)
                 max_images:int|None=2000, # Measure on at most this many images (an evenly spaced subset)
                 scale='auto', # Intensity mapping of >8-bit and DICOM images (`load_image`'s `scale`; that of the `FPTData` in use)
                )->tuple[list[float], list[float]]:
-    "Per-channel mean and std of the training images, in [0, 1], at `size` px"
+    "Per-channel mean and std of the training images, in [0, 1], at `size` px, mapped as the DataLoaders will map them (`dataset_scale`)"
+    scale = dataset_scale(items, scale)
     paths = list(items.path[items.split == 'train'])
     if max_images and len(paths) > max_images: paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_images).astype(int)]
     s, s2, n = np.zeros(3), np.zeros(3), 0
@@ -367,9 +391,10 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
             device=None, # Where batches go (fastai's default: CUDA when available)
             **kwargs # Passed to fastai's `DataLoaders`
            )->DataLoaders:
-    "fastai DataLoaders of (views..., label) from `items`; the test split is kept as `dls.test_items`"
+    "fastai DataLoaders of (views..., label) from `items`; the test split is kept as `dls.test_items`; `dls.fpt_data.scale` is the dataset's mapping"
     data = data or FPTData()
     items = hash_items(check_items(items))
+    if data.scale == 'auto' and (s := dataset_scale(items)) != 'auto': data = FPTData.from_dict({**data.to_dict(), 'scale': s})  # one mapping for all
     if not (items.split == 'train').any(): raise ValueError("the items have no training images (split 'train')")
     if not (items.split == 'valid').any():
         raise ValueError("the items have no validation images (split 'valid'): the best epoch is chosen on them; give the dataset a val/ "

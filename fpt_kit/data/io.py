@@ -17,24 +17,33 @@ from ..core import check_choice, check_range
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'ScaleName', 'SCALE_NAMES', 'Scale', 'image_files', 'to_uint8', 'check_scale',
-           'parse_scale', 'LowRangeWarning', 'is_dicom', 'load_image']
+           'parse_scale', 'LowRangeWarning', 'is_dicom', 'load_image', 'depth_range', 'value_range']
 
 # %% ../../nbs/01a_data.io.ipynb #1bf18514
 IMAGE_EXTS = frozenset({'.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.dcm', '.dicom'})
 DICOM_EXTS = frozenset({'.dcm', '.dicom'})
 
+def _has_dicm(p:Path)->bool:
+    "Does the file carry the DICOM 'DICM' marker at byte 128? (False when it cannot be read)"
+    try:
+        with open(p, 'rb') as f: return f.read(132)[128:] == b'DICM'
+    except OSError: return False
+
 def image_files(path:str|Path, # Folder to search
                 recurse:bool=True, # Also search sub-folders
                 extensions:Iterable[str]=IMAGE_EXTS, # Lower-case extensions, with the dot, that count as images
                )->list[Path]:
-    "Sorted image files under `path`, by extension (any case), skipping hidden files and folders"
+    "Sorted image files under `path`: by extension (any case), and DICOM files without one (by their marker); hidden files and folders skipped"
     root = Path(path).expanduser()
     if not root.is_dir(): raise ValueError(f"path={str(root)!r} is not a folder; give the folder that holds the images")
     exts = {e.lower() for e in extensions}
     out = []
     for d, dirs, files in os.walk(root):
         dirs[:] = [s for s in dirs if not s.startswith('.')] if recurse else []
-        out += [Path(d)/f for f in files if not f.startswith('.') and Path(f).suffix.lower() in exts]
+        for f in files:
+            if f.startswith('.'): continue
+            suf = Path(f).suffix.lower()
+            if suf in exts or (suf == '' and _has_dicm(Path(d)/f)): out.append(Path(d)/f)  # scanners often write DICOM without a suffix
     return sorted(out)
 
 # %% ../../nbs/01a_data.io.ipynb #a62a23a8
@@ -197,7 +206,18 @@ def _low_bytes(p:Path, frame:int, raw:str)->Image.Image|None:
     return None
 
 # %% ../../nbs/01a_data.io.ipynb #09ab44eb
-def _open_raster(p:Path, frame:int=0, max_size:int|None=None)->tuple[Image.Image, np.ndarray|None]:
+def _which_frame(p:Path, frame:int|None, n:int)->int:
+    "The frame to read of a file with `n`: `frame`, checked; None is the first, with a warning (once per file) when there are more"
+    if frame is None:
+        if n > 1 and (str(p), 'frames') not in _warned:
+            _warned.add((str(p), 'frames'))
+            warnings.warn(f"{p} holds {n} frames (a multi-frame DICOM, a multi-page TIFF or an animation); the kit reads frame 0 only: "
+                          "split the frames into files of their own to use them (load_image(path, frame=i) reads frame i)")
+        return 0
+    if frame >= n: raise ValueError(f"frame={frame} is out of range: {p} has {n} frame(s); use 0..{n-1}")
+    return frame
+
+def _open_raster(p:Path, frame:int|None=0, max_size:int|None=None)->tuple[Image.Image, np.ndarray|None]:
     "Frame `frame` of a PIL-readable file, upright (JPEGs reduced while decoding when `max_size` allows), and all 16 bits of a 16-bit colour file"
     with open(p, 'rb') as fp, _strict_loads, warnings.catch_warnings():
         warnings.simplefilter('ignore', Image.DecompressionBombWarning)  # refused just below, with the file's name
@@ -211,7 +231,7 @@ def _open_raster(p:Path, frame:int=0, max_size:int|None=None)->tuple[Image.Image
                              f"PIL.Image.MAX_IMAGE_PIXELS = <more pixels> (or None)") from e
         _check_pixels(p, *im.size)
         n = getattr(im, 'n_frames', 1)
-        if frame >= n: raise ValueError(f"frame={frame} is out of range: {p} has {n} frame(s); use 0..{n-1}")
+        frame = _which_frame(p, frame, n)
         try:
             if frame: im.seek(frame)
             raw = _raw_mode(im)
@@ -302,7 +322,7 @@ def is_dicom(path:str|Path, # File to test
     "Does the file carry the DICOM 'DICM' marker at byte 128?"
     with open(path, 'rb') as f: return f.read(132)[128:] == b'DICM'
 
-def _read_dicom(p:Path, frame:int=0)->tuple[pydicom.Dataset, np.ndarray]:
+def _read_dicom(p:Path, frame:int|None=0)->tuple[pydicom.Dataset, np.ndarray]:
     "The dataset and the decoded pixels of one frame, with errors that name the file and the fix"
     try:
         if is_dicom(p): ds = pydicom.dcmread(p)
@@ -317,7 +337,7 @@ def _read_dicom(p:Path, frame:int=0)->tuple[pydicom.Dataset, np.ndarray]:
                          f"image, or it is cut short; remove it from the image folder")
     _check_pixels(p, int(ds.Columns), int(ds.Rows))
     n = int(ds.get('NumberOfFrames') or 1)
-    if frame >= n: raise ValueError(f"frame={frame} is out of range: {p} has {n} frame(s); use 0..{n-1}")
+    frame = _which_frame(p, frame, n)
     ts = getattr(ds, 'file_meta', pydicom.Dataset()).get('TransferSyntaxUID')
     if ts is not None and ts.is_compressed:
         dec = get_decoder(ts)
@@ -380,12 +400,12 @@ def load_image(path:str|Path, # Image file: PNG, JPEG, TIFF, BMP, DICOM (by exte
                max_size:int|None=None, # Longer side of the result at most this, reduced while decoding where the format allows
                *,
                scale:Scale='auto', # High-bit-depth and DICOM data to 0..255: 'auto', 'bits', 'dtype', 'minmax' or a window (lo, hi)
-               frame:int=0, # Frame of a multi-frame DICOM, multi-page TIFF or animated image
+               frame:int|None=None, # Frame of a multi-frame DICOM, multi-page TIFF or animated image (None: the first, warning if there are more)
               )->Image.Image:
     "Read an image file as medical data comes into an 8-bit RGB PIL image, upright, scaled by documented rules"
     p = _check_file(path)
     if max_size is not None: check_range('max_size', max_size, 1, integer=True)
-    check_range('frame', frame, 0, integer=True)
+    if frame is not None: check_range('frame', frame, 0, integer=True)
     scale = check_scale(scale)
     if p.suffix.lower() in DICOM_EXTS or is_dicom(p):
         ds, arr = _read_dicom(p, frame)
@@ -399,3 +419,24 @@ def load_image(path:str|Path, # Image file: PNG, JPEG, TIFF, BMP, DICOM (by exte
     if max_size is not None and max(im.size) > max_size:
         im = im.resize(_fit(im.size, max_size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return im if im.mode == 'RGB' else im.convert('RGB')
+
+# %% ../../nbs/01a_data.io.ipynb #f0733ab9
+def depth_range(lo:float, # Smallest value
+                hi:float, # Largest value
+               )->tuple[float, float]:
+    "The range of the smallest standard bit depth (8, 10, 12, 14, 16, 24, 32) that holds lo..hi: 0..2**b-1, or signed when lo < 0"
+    return _depth_range(lo, hi)
+
+def value_range(path:str|Path, # An image file
+               )->tuple[str, float, float]:
+    "What `load_image` maps to 0..255 in a file: ('dicom', nan, nan) (DICOM has rules of its own), ('8-bit', 0, 255), or ('integer'|'float', lo, hi) of its finite values"
+    p = _check_file(path)
+    if p.suffix.lower() in DICOM_EXTS or is_dicom(p): return ('dicom', float('nan'), float('nan'))
+    try:
+        with open(p, 'rb') as fp: im = Image.open(fp); mode, raw = im.mode, _raw_mode(im)  # the header only
+    except Exception: mode, raw = None, ''  # unreadable: _open_raster below says why, naming the file
+    if mode is not None and mode not in _HIGH_BIT and ';16' not in raw: return ('8-bit', 0., 255.)
+    im, wide = _open_raster(p, 0)
+    arr = np.asarray(im) if wide is None else _on_black(wide)
+    r = _finite_range(arr) or (float('nan'), float('nan'))
+    return ('float' if arr.dtype.kind == 'f' else 'integer', *r)
