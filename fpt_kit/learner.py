@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_learner.ipynb #e654f017
 from __future__ import annotations
-import json, os, time, warnings
+import json, os, sys, time, warnings
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -131,14 +131,18 @@ class KeepBest(TrackerCallback):
     order = TrackerCallback.order + 1
     def __init__(self, monitor:str='auc', comp=None, min_delta:float=0.):
         super().__init__(monitor=monitor, comp=comp, min_delta=min_delta)
-        self.best_epoch, self.best_value, self.state = None, None, None
+        self.best_epoch, self.best_value, self.best_loss, self.state = None, None, None, None
     def before_fit(self):
         super().before_fit()
-        self.best_epoch, self.best_value, self.state = None, None, None
+        self.best_epoch, self.best_value, self.best_loss, self.state = None, None, None, None
     def after_epoch(self):
         super().after_epoch()
+        loss = float(self.recorder.values[-1][1])  # the validation loss: (train_loss, valid_loss, metrics...)
+        if not self.new_best and self.monitor != 'valid_loss' and self.best_epoch is not None and np.isfinite(loss):
+            val = float(self.recorder.values[-1][self.idx])
+            self.new_best = val == self.best_value and loss < self.best_loss  # a tie in the metric: the lower validation loss wins
         if self.new_best:
-            self.best_epoch, self.best_value = self.epoch, float(self.best)
+            self.best_epoch, self.best_value, self.best_loss = self.epoch, float(self.recorder.values[-1][self.idx]), loss
             self.state = [p.detach().clone() for g in fpt_splitter(self.learn.model) for p in g]
     def after_fit(self):
         super().after_fit()
@@ -186,6 +190,20 @@ class FPTLearner(Learner):
         i = len(b) - 1
         self.xb, self.yb = b[:i], b[i:]
 
+    def validation_context(self, cbs=None, inner=False):
+        "fastai's context for validate/get_preds, entered so that a callback refusing in `before_fit` releases what was entered"
+        return _EnterSafely(super().validation_context(cbs=cbs, inner=inner))
+
+class _EnterSafely:
+    "Wrap a context manager whose `__enter__` can fail half-way: exit what it entered (fastai's learner lock among them), then raise"
+    def __init__(self, cm): self.cm = cm
+    def __enter__(self):
+        try: return self.cm.__enter__()
+        except BaseException:
+            self.cm.__exit__(*sys.exc_info())
+            raise
+    def __exit__(self, *exc): return self.cm.__exit__(*exc)
+
 # %% ../nbs/09_learner.ipynb #9a41abee
 @patch
 def fit_fpt(self:FPTLearner,
@@ -204,6 +222,10 @@ def fit_fpt(self:FPTLearner,
     keep = KeepBest(monitor) if monitor else None
     self.fit(epochs, lr, wd=wd, cbs=extra + ([keep] if keep else []) + list(cbs or []))
     self.kept = dict(monitor=monitor, epoch=keep.best_epoch if keep else epochs - 1, value=keep.best_value if keep else None)
+    if keep and keep.best_epoch is None:
+        self.kept['epoch'] = epochs - 1
+        warnings.warn(f"the validation {monitor} was never a number (NaN: e.g. AUC with a class missing from the validation images), so no "
+                      f"epoch could be chosen by it and the last one is kept; monitor another metric (monitor='valid_loss'), or give every class validation images")
 
 # %% ../nbs/09_learner.ipynb #6d101041
 @patch
