@@ -162,6 +162,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fpt_kit.data.core._load_cached': ('data.core.html#_load_cached', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core._sniff_separator': ('data.core.html#_sniff_separator', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core._splits': ('data.core.html#_splits', 'fpt_kit/data/core.py'),
+                                   'fpt_kit.data.core.check_duplicates': ('data.core.html#check_duplicates', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.check_items': ('data.core.html#check_items', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.class_folder_items': ('data.core.html#class_folder_items', 'fpt_kit/data/core.py'),
                                    'fpt_kit.data.core.content_hashes': ('data.core.html#content_hashes', 'fpt_kit/data/core.py'),

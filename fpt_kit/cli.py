@@ -144,11 +144,12 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             bs:int=32, # Preload batch size (independent of training)
             num_workers:int=0, # Image-loading worker processes
             seed:int=0, # Seed of the split of unsplit data (give `fpt-kit train` the same)
+            allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
            ):
     "Compute and store the LPM's selected keys and values of every image, by content (sharded across ranks under accelerate launch)"
     cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio, pos_resample=pos_resample)
     items, data_, _ = _data(data, recipe, cfg, 'fpt', seed, parse_scale(scale))
-    learn = fpt_learner(fpt_dls(items, data_, device='cpu'), cfg=cfg, **_lpm(arch, weights, pretrained, model_kwargs))
+    learn = fpt_learner(fpt_dls(items, data_, device='cpu', allow_duplicates=allow_duplicates), cfg=cfg, **_lpm(arch, weights, pretrained, model_kwargs))
     store = preload_items(learn.model.backbone, items, data_, root, dtype, bs, num_workers, rank_distrib(), max(1, num_distrib()),
                           progress=rank_distrib() == 0)
     print(f"{store.path}: {store.report}")
@@ -169,6 +170,7 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     if r is not None and items.label.nunique() != r.n_classes:
         errors.append(('(dataset)', f"--recipe {recipe}: {r.name} has {r.n_classes} classes, the data {items.label.nunique()} ({sorted(items.label.unique())})"))
     if not (items.split == 'valid').any(): errors.append(('(dataset)', "no validation images: training needs a val/ folder or 'val' rows"))
+    if not (items.split == 'train').any(): errors.append(('(dataset)', "no training images: training needs a train/ folder or 'train' rows"))
     readable = []
     for p in progress(items.path, leave=False):  # first what each file holds: unreadable files are found here
         try: value_range(p); readable.append(p)
@@ -185,9 +187,13 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
             except (ValueError, OSError) as e: errors.append((p, str(e)))
         notes += [(p, str(w.message)) for w in caught]
     ok = items[~items.path.isin({p for p, _ in errors})]
-    dup = hash_items(ok).groupby('hash').filter(lambda g: g.split.nunique() > 1)
+    dup = hash_items(ok).groupby('hash').filter(lambda g: g.split.nunique() > 1 or g.label.nunique() > 1)
     for _, g in dup.groupby('hash'):
-        errors.append((g.path.iloc[0], f"the same image (identical bytes) is in more than one split: {', '.join(f'{k} ({s})' for k, s in zip(g.key, g.split))}"))
+        where = 'more than one split' if g.split.nunique() > 1 else 'more than one class'
+        errors.append((g.path.iloc[0], f"the same image (identical bytes) is in {where}: {', '.join(f'{k} ({s}, {l})' for k, s, l in zip(g.key, g.split, g.label))}"))
+    labels = pd.Series(sorted(items.label.unique()))
+    cased = labels[labels.str.lower().duplicated(keep=False)]
+    if len(cased): errors.append(('(dataset)', f"labels {list(cased)} differ only in case: they would be different classes"))
     table = pd.crosstab(items.label, items.split, margins=True, margins_name='all').reindex(columns=[*[s for s in SPLITS if s in set(items.split)], 'all'])
     print(f"{data}: {len(items)} images, {items.label.nunique()} classes\n{table.to_string()}")
     print(f"intensities: scale={sc!r}" + (" (one window for every >8-bit image of the dataset)" if isinstance(sc, tuple) and scale == 'auto' else ''))
@@ -222,6 +228,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           online:store_true=False, # FPT: run the LPM every step instead of preloading its features
           root:str=None, # Feature stores go under root/<fingerprint> (default: the kit's cache, shared with `fpt-kit preload`)
           bf16:store_true=False, # Mixed precision (bf16) on a GPU
+          allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
           overwrite:store_true=False, # Replace the run already in --out
          ):
     "Train a method on a dataset with the paper's recipe; writes config, weights, items, history and metrics to --out"
@@ -239,7 +246,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     if world > 1:  # join the process group now: preloading is sharded across ranks and needs a barrier
         from accelerate import PartialState
         PartialState(cpu=cpu)
-    dls = fpt_dls(items, data_, bs=bs, seed=seed, num_workers=num_workers)
+    dls = fpt_dls(items, data_, bs=bs, seed=seed, num_workers=num_workers, allow_duplicates=allow_duplicates)
     learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, graded=graded, **lpm)
     if bf16: learn.to_bf16()
     store = None

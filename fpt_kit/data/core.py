@@ -24,8 +24,8 @@ from .io import load_image, image_files, check_scale, value_range, depth_range
 # %% auto #0
 __all__ = ['SPLITS', 'NA_LABELS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
            'SideResize', 'SideAugment', 'check_items', 'folder_items', 'csv_items', 'split_items', 'class_folder_items',
-           'file_hash', 'content_hashes', 'hash_items', 'dataset_scale', 'image_stats', 'FPTData', 'FPTDataLoaders',
-           'fpt_dls', 'seed_loaders', 'empty_dls']
+           'file_hash', 'content_hashes', 'hash_items', 'check_duplicates', 'dataset_scale', 'image_stats', 'FPTData',
+           'FPTDataLoaders', 'fpt_dls', 'seed_loaders', 'empty_dls']
 
 # %% ../../nbs/01c_data.core.ipynb #57237864
 @lru_cache(maxsize=4)
@@ -271,6 +271,19 @@ def hash_items(items:pd.DataFrame, # Item table with a `path` column
     out['hash'] = content_hashes(out.path)
     return out
 
+def check_duplicates(items:pd.DataFrame, # Items with a `hash` column (`hash_items`)
+                    )->pd.DataFrame:
+    "Refuse identical images (the same bytes) in two splits (a leak) or under two labels (a contradiction), naming them"
+    dup = items[items.hash.duplicated(keep=False)]
+    groups = [g for _, g in dup.groupby('hash', sort=False)]
+    for bad, what, why in (([g for g in groups if g.label.nunique() > 1], 'under different labels', 'their labels contradict each other'),
+                           ([g for g in groups if g.split.nunique() > 1], 'in different splits', 'validation or test images would also be training images')):
+        if bad:
+            eg = ', '.join(f"{k} ({s}, {l})" for k, s, l in zip(bad[0].key, bad[0].split, bad[0].label))
+            raise ValueError(f"{len(bad)} image(s) are stored twice with identical bytes {what}, e.g. {eg}: {why}; remove the copies "
+                             "(`fpt-kit check` lists them all), or pass allow_duplicates=True (--allow-duplicates) if that is intended")
+    return items
+
 # %% ../../nbs/01c_data.core.ipynb #912f2261
 _RANGES = {} # content hash -> `value_range` of the file, for this process
 
@@ -389,6 +402,7 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
             num_workers:int=0, # DataLoader worker processes
             seed:int|None=None, # Seed of the shuffling order (None: drawn from Python's global RNG)
             device=None, # Where batches go (fastai's default: CUDA when available)
+            allow_duplicates:bool=False, # Accept identical images (same bytes) in two splits or under two labels
             **kwargs # Passed to fastai's `DataLoaders`
            )->DataLoaders:
     "fastai DataLoaders of (views..., label) from `items`; the test split is kept as `dls.test_items`; `dls.fpt_data.scale` is the dataset's mapping"
@@ -405,6 +419,10 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
     untrained = sorted(set(items.label) - set(items.label[items.split == 'train']))
     if untrained: raise ValueError(f"class(es) {untrained} have no training images, so a model cannot learn them; check the class "
                                    "folder names or labels (they are case-sensitive), or move some of their images to the training split")
+    cased = pd.Series(vocab).groupby(pd.Series(vocab).str.lower()).filter(lambda g: len(g) > 1)
+    if len(cased): raise ValueError(f"labels {sorted(cased)} differ only in case, so they are different classes; correct the labels (or folder "
+                                    "names), or if they really are different classes, give them names that differ otherwise")
+    if not allow_duplicates: check_duplicates(items)
     tfms = [[ColReader('path'), f] for f in data.view_creators()] + [[ColReader('label'), Categorize(vocab=vocab, sort=False)]]
     work = items[items.split != 'test'].reset_index(drop=True)
     dsets = Datasets(work, tfms, splits=_splits(work), n_inp=len(data.views))
