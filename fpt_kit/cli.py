@@ -13,8 +13,8 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_seed
 import fpt_kit
-from .core import check_choice, get_device, progress, interactive_output
-from .data.io import load_image, parse_scale, value_range
+from .core import check_choice, check_range, get_device, progress, interactive_output
+from .data.io import load_image, parse_scale, value_range, image_files
 from .data.core import FPTData, SPLITS, _SPLIT_NAMES, fpt_dls, empty_dls, image_stats, hash_items, file_hash, dataset_scale
 from .data.recipes import Recipe, dataset_items, load_recipe
 from .models.fpt import FPTConfig
@@ -51,7 +51,7 @@ def _cfg(preset:str, lpm_size:int|None, side_size:int|None, shipped:bool, **kw)-
     check_choice('--preset', preset, ('fpt', 'fpt_plus'))
     if shipped:
         lpm_size = shipped_lpm(verify=False).img_size if lpm_size is None else lpm_size
-        side_size = lpm_size // SHIPPED_SIDE_RATIO if side_size is None else side_size
+        side_size = max(16, lpm_size // SHIPPED_SIDE_RATIO // 16 * 16) if side_size is None else side_size  # whole 16 px patches
     base = FPTConfig.fpt_plus() if preset == 'fpt_plus' else FPTConfig.fpt()
     over = {k: v for k, v in dict(lpm_size=lpm_size, side_size=side_size, **kw).items() if v is not None}
     return FPTConfig(**{**base.to_dict(), **over})
@@ -222,7 +222,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           epochs:int=20, # Training epochs
           lr:float=None, # Peak learning rate of the cosine schedule (default: the recipe's, else 1e-3)
           bs:int=16, # Training batch size
-          monitor:str='auc', # Validation metric whose best epoch is kept: auc, accuracy, kappa (graded recipes), valid_loss; ties keep the earlier
+          monitor:str='auc', # Validation metric whose best epoch is kept: auc, accuracy, kappa (graded recipes), valid_loss; ties go to the lower valid_loss
           num_workers:int=0, # DataLoader worker processes
           seed:int=0, # Seed of the split of unsplit data, initialisation, augmentation and shuffling
           online:store_true=False, # FPT: run the LPM every step instead of preloading its features
@@ -233,10 +233,17 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
          ):
     "Train a method on a dataset with the paper's recipe; writes config, weights, items, history and metrics to --out"
     check_choice('--method', method, METHODS)
-    rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
-    if rank == 0: _check_out(out, overwrite)  # before any image is read
+    check_range('--epochs', epochs, 1, integer=True); check_range('--bs', bs, 1, integer=True); check_range('--num-workers', num_workers, 0, integer=True)
+    if lr is not None: check_range('--lr', lr, 0, lo_open=True)
     graded = bool(recipe and load_recipe(recipe).graded)
+    if monitor == 'kappa' and not graded: raise ValueError("--monitor kappa needs a graded recipe (--recipe messidor2 or ddr); use auc, accuracy or valid_loss")
     check_choice('--monitor', monitor, ('valid_loss', 'auc', 'accuracy') + (('kappa',) if graded else ()))
+    rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
+    with _out_folder(out, overwrite, rank == 0): _train(**locals())
+
+def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, preset, lpm_size, side_size, token_ratio, pos_resample, scale,
+           epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world):
+    "`train` once its arguments and --out are checked"
     cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio, pos_resample=pos_resample)
     items, data_, rec = _data(data, recipe, cfg, method, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
@@ -260,17 +267,33 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
                   lpm={k: str(v) if isinstance(v, Path) else v for k, v in lpm.items()}, lpm_weights_sha256=_file_digest(lpm.get('weights')),
                   cfg=cfg.to_dict(), data=data_.to_dict(), vocab=list(dls.vocab), graded=graded,
                   store=store.fingerprint if store is not None else None)
+    items_all = pd.concat([dls.items, dls.test_items], ignore_index=True)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning); warnings.simplefilter('ignore', FutureWarning)
         with learn.distrib_ctx(cpu=cpu) if world > 1 else contextlib.nullcontext():
-            learn.fit_fpt(epochs, monitor=monitor)
-            if rank == 0: _save_run(out, learn, config, pd.concat([dls.items, dls.test_items], ignore_index=True))  # kept if evaluation fails
+            try: learn.fit_fpt(epochs, monitor=monitor)
+            except KeyboardInterrupt:
+                if rank == 0 and getattr(learn, 'kept', {}).get('epoch') is not None:
+                    _save_run(out, learn, {**config, 'interrupted': True}, items_all)
+                    print(f"fpt-kit train: interrupted; the best epoch so far ({learn.kept['epoch']}) is saved in {out} (not evaluated)", file=sys.stderr)
+                raise
+            if rank == 0: _save_run(out, learn, config, items_all)  # kept if evaluation fails
             # every rank evaluates its share: fastai gathers the predictions across ranks
             res = dict(valid=learn.evaluate('valid'), test=learn.evaluate('test') if len(learn.dls.test_items) else None)
     if rank: return
     metrics = dict(res, kept=learn.kept)
     _write(out/'metrics.json', strict_json(metrics))
     print(strict_json(metrics))
+
+@contextlib.contextmanager
+def _out_folder(out:Path, overwrite:bool, check:bool):
+    "Check --out first (`_check_out`); if the command fails and the folder it created is still empty, remove it again"
+    existed = out.exists()
+    if check: _check_out(out, overwrite)
+    try: yield out
+    except BaseException:
+        if check and not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()
+        raise
 
 def _save_run(out:Path, learn, config:dict, items:pd.DataFrame):
     "Write the trained tensors first, then what describes them; if --out fails now, the tensors go to a folder the error names"
@@ -359,11 +382,12 @@ def evaluate(run:str, # A folder written by `fpt-kit train`
 
 @command
 def predict(run:str, # A folder written by `fpt-kit train`
-            *images:str, # Image files (any format the kit reads, DICOM included)
+            *images:str, # Image files (any format the kit reads, DICOM included), or folders of them
             csv:str=None, # Also write the table to this CSV file
            ):
     "Class and probabilities for each image, through the frozen LPM on the fly; an unreadable image is reported, the others predicted"
-    if not images: raise ValueError("give at least one image file after the run folder")
+    if not images: raise ValueError("give at least one image file (or a folder of them) after the run folder")
+    images = [str(f) for i in images for f in (image_files(i) if Path(i).is_dir() else [i])]  # a folder: every image in it
     learn = load_run(run)
     rows = []
     for f in images:
@@ -440,6 +464,8 @@ def main(argv:list[str]|None=None):
     except (ValueError, TypeError, FileNotFoundError, StoreError) as e:
         if os.environ.get('FPT_KIT_DEBUG'): raise  # the full traceback, for bug reports
         print(f"fpt-kit {name}: error: {e}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        print(f"fpt-kit {name}: interrupted", file=sys.stderr); return 130
     return rc if isinstance(rc, int) else 0
 
 # %% ../nbs/12_cli.ipynb #23706e8f

@@ -146,9 +146,12 @@ class KeepBest(TrackerCallback):
             self.state = [p.detach().clone() for g in fpt_splitter(self.learn.model) for p in g]
     def after_fit(self):
         super().after_fit()
+        self.restore()
+    def restore(self, model:nn.Module|None=None):
+        "Put the best epoch's trainable tensors back into `model` (default: the learner's; nothing when no epoch was best)"
         if self.state is not None:
             with torch.no_grad():
-                for p, s in zip([p for g in fpt_splitter(self.learn.model) for p in g], self.state): p.copy_(s)
+                for p, s in zip([p for g in fpt_splitter(model or self.learn.model) for p in g], self.state): p.copy_(s)
 
 # %% ../nbs/09_learner.ipynb #622b6059
 class EpochHistory(Callback):
@@ -220,7 +223,11 @@ def fit_fpt(self:FPTLearner,
     lr = self.lr if lr is None else lr
     extra = [ParamScheduler({'lr': SchedCos(lr, 0.)})] + ([GradientClip(clip)] if clip else [])
     keep = KeepBest(monitor) if monitor else None
-    self.fit(epochs, lr, wd=wd, cbs=extra + ([keep] if keep else []) + list(cbs or []))
+    try: self.fit(epochs, lr, wd=wd, cbs=extra + ([keep] if keep else []) + list(cbs or []))
+    except KeyboardInterrupt:  # stopped by hand: the best epoch so far is what the model holds, and `kept` says so
+        if keep is not None: keep.restore(self.model)  # fastai has detached the callback from the learner by now
+        self.kept = dict(monitor=monitor, epoch=keep.best_epoch if keep else None, value=keep.best_value if keep else None, interrupted=True)
+        raise
     self.kept = dict(monitor=monitor, epoch=keep.best_epoch if keep else epochs - 1, value=keep.best_value if keep else None)
     if keep and keep.best_epoch is None:
         self.kept['epoch'] = epochs - 1
@@ -310,6 +317,8 @@ def save_trainable(self:FPTLearner,
     tmp = fname.with_name(f".{fname.name}.{os.getpid()}.tmp")  # written whole, then renamed: never a half-written file
     try:
         save_file({n: p.detach().cpu().contiguous() for n, p in _trainable_named(self.model).items()}, tmp)
+        mask = os.umask(0); os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # readable as any file the user writes
         os.replace(tmp, fname)
     finally: tmp.unlink(missing_ok=True)
     fname.with_suffix('.json').write_text(json.dumps(meta, indent=1, default=str))

@@ -209,6 +209,39 @@ def _(ws):
     save_file(tiny_vit(embed_dim=32, depth=2, num_heads=4).state_dict(), ws.root/'narrow.safetensors')
     return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_fit'), '--weights', str(ws.root/'narrow.safetensors')] + TINY)
 
+@case('lr_negative', '--lr -1', "--lr=-1.0 is out of range", '(0, inf]')
+def _(ws): return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_lr'), '--lr', '-1'] + ws.lpm)
+
+@case('bs_zero', '--bs 0: refused before anything is read, and no empty --out is left', "--bs=0 is out of range")
+def _(ws):
+    v, msg = cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_bs'), '--bs', '0'] + ws.lpm)
+    return (v if not (ws.root/'r_bs').exists() else 'left an empty --out'), msg
+
+@case('epochs_zero_after_recipe_check', '--epochs 0', "--epochs=0 is out of range")
+def _(ws): return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_ep'), '--epochs', '0'] + ws.lpm)
+
+@case('monitor_kappa_ungraded', '--monitor kappa without a graded recipe', '--monitor kappa needs a graded recipe', 'messidor2')
+def _(ws): return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_kappa'), '--monitor', 'kappa'] + ws.lpm)
+
+@case('failed_train_leaves_no_empty_out', 'a train that fails on the data (3 classes, --recipe of 2) leaves no empty --out', 'ISIC 2016 has 2 classes')
+def _(ws):
+    d = ws.root/'three2'; write_dataset(d, classes=('a', 'b', 'c'), n=(4, 2, 2))
+    v, msg = cli_error(['train', str(d), '--out', str(ws.root/'r_empty'), '--recipe', 'isic2016'] + ws.lpm)
+    return (v if not (ws.root/'r_empty').exists() else 'left an empty --out'), msg
+
+@case('interrupted_training_keeps_best', 'Ctrl-C (SIGINT) during training', 'interrupted; the best epoch so far', 'is saved in')
+def _(ws):
+    import signal, subprocess, time
+    out = ws.root/'r_int'
+    cmd = [sys.executable, '-m', 'fpt_kit.cli', 'train', str(ws.ds), '--out', str(out), '--epochs', '200', '--bs', '2', '--root', str(ws.root/'cache_int')] + ws.lpm
+    pr = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'HF_HUB_OFFLINE': '1'})
+    for line in pr.stdout:
+        if line.startswith('epoch 1 '): break
+    pr.send_signal(signal.SIGINT)
+    _, err = pr.communicate(timeout=120)
+    saved = (out/'weights.safetensors').is_file() and json.loads((out/'config.json').read_text()).get('interrupted')
+    return ('clear error' if pr.returncode == 130 and saved else f'exit {pr.returncode}, saved={saved}'), err
+
 class Opaque:
     "An object of a class of ours: unpickling it would run code of this module"
 
