@@ -378,7 +378,8 @@ def evaluate(run:str, # A folder written by `fpt-kit train`
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)
         res = learn.evaluate(items=items)
-    print(strict_json(dict(res, images=len(items), split=split if data is None or _has_split(Path(data)) else 'all', data=str(data or run))))
+    print(strict_json(dict(res, images=len(items), split=split if data is None or _has_split(Path(data)) else 'all',
+                           data=str(data) if data else f"as recorded in {Path(run)/'items.csv'}")))
 
 @command
 def predict(run:str, # A folder written by `fpt-kit train`

@@ -242,6 +242,12 @@ def _(ws):
     saved = (out/'weights.safetensors').is_file() and json.loads((out/'config.json').read_text()).get('interrupted')
     return ('clear error' if pr.returncode == 130 and saved else f'exit {pr.returncode}, saved={saved}'), err
 
+@case('predict_a_folder', 'predict with a folder of images instead of files', 'prediction')
+def _(ws):
+    rc, msg = cli(['predict', str(ws.run), str(ws.ds/'test'/'dim'), '--csv', str(ws.root/'folder_preds.csv')])
+    n = len(pd.read_csv(ws.root/'folder_preds.csv')) if rc == 0 else 0
+    return ('correct' if n == 2 else f'exit {rc}'), msg
+
 class Opaque:
     "An object of a class of ours: unpickling it would run code of this module"
 

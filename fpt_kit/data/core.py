@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01c_data.core.ipynb #d2ed460e
 from __future__ import annotations
-import hashlib, random, warnings
+import hashlib, os, random, warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from pathlib import Path
@@ -188,7 +188,7 @@ def csv_items(csv:str|Path, # CSV file with one row per image
     if classes is not None:
         unknown = sorted(set(df[label_col]) - set(classes))
         if unknown: raise ValueError(f"{csv.name} has label(s) {unknown} that are not among classes {list(classes)}")
-    paths = [Path(p) if Path(p).is_absolute() else root/p for p in df[path_col]]
+    paths = [Path(os.path.normpath(p if Path(p).is_absolute() else root/p)) for p in df[path_col]]  # 'a/../b' read as 'b'
     items = pd.DataFrame(dict(path=[str(p) for p in paths], label=df[label_col].values))
     _check_files(items.path, csv.name)
     items['key'] = [_key(p, root) if p.is_relative_to(root) else p.as_posix().lstrip('/') for p in paths]
