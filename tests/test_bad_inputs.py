@@ -248,6 +248,18 @@ def _(ws):
     n = len(pd.read_csv(ws.root/'folder_preds.csv')) if rc == 0 else 0
     return ('correct' if n == 2 else f'exit {rc}'), msg
 
+@case('graded_recipe_reports_kappa', '--recipe messidor2 (graded DR grades) on a 5-class dataset: metrics include quadratic kappa', '"kappa"')
+def _(ws):
+    d, rng = ws.root/'grades', np.random.default_rng(5)
+    for split, n in (('train', 2), ('val', 1), ('test', 1)):
+        for g in range(5):
+            for i in range(n):
+                p = d/split/f"grade{g}"/f"{i}.png"; p.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.clip(30 + 45 * g + rng.normal(0, 15, (32, 32, 3)), 0, 255).astype(np.uint8)).save(p)
+    rc, msg = cli(['train', str(d), '--out', str(ws.root/'r_kappa5'), '--recipe', 'messidor2', '--monitor', 'kappa', '--epochs', '1', '--bs', '4'] + ws.lpm)
+    m = json.loads((ws.root/'r_kappa5'/'metrics.json').read_text()) if rc == 0 else {}
+    return ('correct' if 'kappa' in m.get('test', {}) and m['kept']['monitor'] == 'kappa' else f'exit {rc}'), json.dumps(m) if m else msg
+
 class Opaque:
     "An object of a class of ours: unpickling it would run code of this module"
 
