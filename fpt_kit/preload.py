@@ -99,7 +99,7 @@ def _compute(backbone, todo:pd.DataFrame, data:FPTData, store:FeatureStore, bs:i
     with _global_rng_untouched():  # a seeded run trains the same whether its features were computed now or reused
         dl = lpm_view_dl(todo, data, bs, num_workers, dev, key='hash')
         with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
-            for hashes, x in progress_(dl, progress, leave=False, unit=f'batches of {bs} images'):
+            for hashes, x in progress_(dl, progress, leave=False, unit='batches'):
                 k, v = backbone(x)  # (L, B, H, k, dh) each
                 w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
 
