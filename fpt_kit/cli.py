@@ -15,8 +15,9 @@ from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_se
 import fpt_kit
 from .core import check_choice, check_range, get_device, progress, interactive_output
 from .data.io import load_image, parse_scale, value_range, image_files
-from .data.core import FPTData, SPLITS, _SPLIT_NAMES, fpt_dls, empty_dls, image_stats, hash_items, file_hash, dataset_scale
-from .data.recipes import Recipe, dataset_items, load_recipe
+from .data.core import (FPTData, SPLITS, fpt_dls, empty_dls, image_stats, hash_items, file_hash, dataset_scale, duplicate_conflicts,
+                               describe_group, case_variants, _CONFLICTS)
+from .data.recipes import Recipe, dataset_items, has_split, load_recipe
 from .models.fpt import FPTConfig
 from .models.lpm import shipped_lpm, pretrain_lpm as _pretrain_lpm, LPMRecipe, SHIPPED_LPM
 from .preload import preload as preload_items, preloaded_dls
@@ -187,13 +188,9 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
             except (ValueError, OSError) as e: errors.append((p, str(e)))
         notes += [(p, str(w.message)) for w in caught]
     ok = items[~items.path.isin({p for p, _ in errors})]
-    dup = hash_items(ok).groupby('hash').filter(lambda g: g.split.nunique() > 1 or g.label.nunique() > 1)
-    for _, g in dup.groupby('hash'):
-        where = 'more than one split' if g.split.nunique() > 1 else 'more than one class'
-        errors.append((g.path.iloc[0], f"the same image (identical bytes) is in {where}: {', '.join(f'{k} ({s}, {l})' for k, s, l in zip(g.key, g.split, g.label))}"))
-    labels = pd.Series(sorted(items.label.unique()))
-    cased = labels[labels.str.lower().duplicated(keep=False)]
-    if len(cased): errors.append(('(dataset)', f"labels {list(cased)} differ only in case: they would be different classes"))
+    for kind, g in duplicate_conflicts(hash_items(ok)):
+        errors.append((g.path.iloc[0], f"the same image (identical bytes) is {_CONFLICTS[kind][0]}: {describe_group(g)}"))
+    if cased := case_variants(items.label): errors.append(('(dataset)', f"labels {cased} differ only in case: they would be different classes"))
     table = pd.crosstab(items.label, items.split, margins=True, margins_name='all').reindex(columns=[*[s for s in SPLITS if s in set(items.split)], 'all'])
     print(f"{data}: {len(items)} images, {items.label.nunique()} classes\n{table.to_string()}")
     print(f"intensities: scale={sc!r}" + (" (one window for every >8-bit image of the dataset)" if isinstance(sc, tuple) and scale == 'auto' else ''))
@@ -329,11 +326,6 @@ def load_run(run:str|Path, # A folder written by `fpt-kit train`
                          "restore the original weights file")
     return learn.load_trainable(run/'weights.safetensors')
 
-def _has_split(data:Path)->bool:
-    "Does a dataset say which image belongs to which split (split folders, or a CSV split column)?"
-    if data.is_file(): return 'split' in pd.read_csv(data, dtype=str, nrows=0, sep=None, engine='python').columns
-    return any(_SPLIT_NAMES.get(d.name.lower()) == 'train' for d in data.iterdir() if d.is_dir())
-
 def run_items(run:str|Path, # A folder written by `fpt-kit train`
               split:str='test', # 'valid' or 'test'
               data:str|Path|None=None, # Another dataset instead of the run's own (all its images when it has no split)
@@ -356,7 +348,7 @@ def run_items(run:str|Path, # A folder written by `fpt-kit train`
         return items
     p = Path(data).expanduser()
     if not p.exists(): raise ValueError(f"--data {str(p)!r} does not exist; give a CSV file or a dataset folder")
-    if _has_split(p): items = dataset_items(p); items = items[items.split == split].reset_index(drop=True)
+    if has_split(p): items = dataset_items(p); items = items[items.split == split].reset_index(drop=True)
     else: items = dataset_items(p, unsplit=split)  # no split: every image is evaluated
     items = hash_items(items)
     if f.is_file():
@@ -378,7 +370,7 @@ def evaluate(run:str, # A folder written by `fpt-kit train`
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)
         res = learn.evaluate(items=items)
-    print(strict_json(dict(res, images=len(items), split=split if data is None or _has_split(Path(data)) else 'all',
+    print(strict_json(dict(res, images=len(items), split=split if data is None or has_split(data) else 'all',
                            data=str(data) if data else f"as recorded in {Path(run)/'items.csv'}")))
 
 @command

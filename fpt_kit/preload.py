@@ -188,8 +188,7 @@ def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('
     if data.views != ('side', 'lpm'): raise ValueError(f"preloaded_dls needs online DataLoaders with views ('side', 'lpm'), not {data.views}")
     if backbone is not None: check_store(store, backbone, data)
     fp = store.fingerprint
-    want = dict(lpm_size=data.lpm_size, load_size=data.max_load, mean=data.mean, std=data.std, resize=RESIZE_RULE)
-    want['scale'] = data.to_dict()['scale']
+    want = dict(lpm_size=data.lpm_size, load_size=data.max_load, mean=data.mean, std=data.std, resize=RESIZE_RULE, scale=data.to_dict()['scale'])
     diff = {k: (fp.get(k), v) for k, v in want.items() if fp.get(k) != v}
     if diff: raise ValueError(f"the feature store at {store.path} was made for other data ({'; '.join(f'{k}: store {a!r}, data {b!r}' for k, (a, b) in diff.items())}); preload again for these DataLoaders")
     items, test_items = check_features(store, dls.items), check_features(store, dls.test_items)

@@ -217,7 +217,7 @@ def _(ws):
     v, msg = cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_bs'), '--bs', '0'] + ws.lpm)
     return (v if not (ws.root/'r_bs').exists() else 'left an empty --out'), msg
 
-@case('epochs_zero_after_recipe_check', '--epochs 0', "--epochs=0 is out of range")
+@case('epochs_zero', '--epochs 0', "--epochs=0 is out of range")
 def _(ws): return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_ep'), '--epochs', '0'] + ws.lpm)
 
 @case('monitor_kappa_ungraded', '--monitor kappa without a graded recipe', '--monitor kappa needs a graded recipe', 'messidor2')
@@ -242,11 +242,12 @@ def _(ws):
     saved = (out/'weights.safetensors').is_file() and json.loads((out/'config.json').read_text()).get('interrupted')
     return ('clear error' if pr.returncode == 130 and saved else f'exit {pr.returncode}, saved={saved}'), err
 
-@case('predict_a_folder', 'predict with a folder of images instead of files', 'prediction')
+@case('predict_a_folder', 'predict with a folder of images instead of files', 'test/dim/0.png', 'test/dim/1.png')
 def _(ws):
     rc, msg = cli(['predict', str(ws.run), str(ws.ds/'test'/'dim'), '--csv', str(ws.root/'folder_preds.csv')])
-    n = len(pd.read_csv(ws.root/'folder_preds.csv')) if rc == 0 else 0
-    return ('correct' if n == 2 else f'exit {rc}'), msg
+    preds = pd.read_csv(ws.root/'folder_preds.csv', keep_default_na=False) if rc == 0 else pd.DataFrame(columns=['prediction'])
+    ok = len(preds) == 2 and (preds.prediction != '').all()
+    return ('correct' if ok else f'exit {rc}'), preds.to_csv(index=False) if ok else msg
 
 @case('graded_recipe_reports_kappa', '--recipe messidor2 (graded DR grades) on a 5-class dataset: metrics include quadratic kappa', '"kappa"')
 def _(ws):

@@ -24,8 +24,9 @@ from .io import load_image, image_files, check_scale, value_range, depth_range
 # %% auto #0
 __all__ = ['SPLITS', 'NA_LABELS', 'MedicalImage', 'PILImageSide', 'TensorImageSide', 'PILImageLPM', 'TensorImageLPM', 'LPMResize',
            'SideResize', 'SideAugment', 'check_items', 'folder_items', 'csv_items', 'split_items', 'class_folder_items',
-           'file_hash', 'content_hashes', 'hash_items', 'check_duplicates', 'dataset_scale', 'image_stats', 'FPTData',
-           'FPTDataLoaders', 'fpt_dls', 'seed_loaders', 'empty_dls']
+           'file_hash', 'content_hashes', 'hash_items', 'duplicate_conflicts', 'describe_group', 'case_variants',
+           'check_duplicates', 'dataset_scale', 'image_stats', 'FPTData', 'FPTDataLoaders', 'fpt_dls', 'seed_loaders',
+           'empty_dls']
 
 # %% ../../nbs/01c_data.core.ipynb #57237864
 @lru_cache(maxsize=4)
@@ -47,8 +48,7 @@ class MedicalImage(PILImage):
         if isinstance(fn, (str, Path)):
             p = Path(fn)
             ms = cls.max_size if max_size is None else max_size
-            sc = tuple(scale) if isinstance(scale, list) else scale
-            return cls(_load_cached(str(p), _file_signature(p), ms, sc).copy())  # a copy: the two views of an item must be two objects
+            return cls(_load_cached(str(p), _file_signature(p), ms, check_scale(scale)).copy())  # (a window as a tuple: hashable)  # a copy: the two views of an item must be two objects
         if isinstance(fn, Image.Image): return cls(fn.convert('RGB'))  # a loaded copy: never re-type the caller's object
         img = super().create(fn, **kwargs)
         return img if img.mode == 'RGB' else cls(img.convert('RGB'))
@@ -271,17 +271,33 @@ def hash_items(items:pd.DataFrame, # Item table with a `path` column
     out['hash'] = content_hashes(out.path)
     return out
 
+_CONFLICTS = {'labels': ('under different labels', 'their labels contradict each other'),
+              'splits': ('in different splits', 'validation or test images would also be training images')}
+
+def duplicate_conflicts(items:pd.DataFrame, # Items with a `hash` column (`hash_items`)
+                       )->list[tuple[str, pd.DataFrame]]:
+    "Every group of identical images (the same bytes) under different labels ('labels') or, with one label, in different splits ('splits')"
+    dup = items[items.hash.duplicated(keep=False)]
+    out = [('labels' if g.label.nunique() > 1 else 'splits', g) for _, g in dup.groupby('hash', sort=False) if g.label.nunique() > 1 or g.split.nunique() > 1]
+    return sorted(out, key=lambda kg: kg[0] != 'labels')  # contradictions first
+
+def describe_group(g:pd.DataFrame)->str: return ', '.join(f"{k} ({s}, {l})" for k, s, l in zip(g.key, g.split, g.label))
+
+def case_variants(labels)->list[str]:
+    "The labels that differ from another only in case ('Grade0', 'grade0')"
+    s = pd.Series(sorted(set(labels)))
+    return list(s[s.str.lower().duplicated(keep=False)])
+
 def check_duplicates(items:pd.DataFrame, # Items with a `hash` column (`hash_items`)
                     )->pd.DataFrame:
     "Refuse identical images (the same bytes) in two splits (a leak) or under two labels (a contradiction), naming them"
-    dup = items[items.hash.duplicated(keep=False)]
-    groups = [g for _, g in dup.groupby('hash', sort=False)]
-    for bad, what, why in (([g for g in groups if g.label.nunique() > 1], 'under different labels', 'their labels contradict each other'),
-                           ([g for g in groups if g.split.nunique() > 1], 'in different splits', 'validation or test images would also be training images')):
-        if bad:
-            eg = ', '.join(f"{k} ({s}, {l})" for k, s, l in zip(bad[0].key, bad[0].split, bad[0].label))
-            raise ValueError(f"{len(bad)} image(s) are stored twice with identical bytes {what}, e.g. {eg}: {why}; remove the copies "
-                             "(`fpt-kit check` lists them all), or pass allow_duplicates=True (--allow-duplicates) if that is intended")
+    found = duplicate_conflicts(items)
+    if found:
+        kind, g = found[0]
+        what, why = _CONFLICTS[kind]
+        n = sum(k == kind for k, _ in found)
+        raise ValueError(f"{n} image(s) are stored twice with identical bytes {what}, e.g. {describe_group(g)}: {why}; remove the copies "
+                         "(`fpt-kit check` lists them all), or pass allow_duplicates=True (--allow-duplicates) if that is intended")
     return items
 
 # %% ../../nbs/01c_data.core.ipynb #912f2261
@@ -291,7 +307,7 @@ def dataset_scale(items:pd.DataFrame, # Items (path column; hash column when kno
                   scale='auto', # The mapping asked for (`load_image`'s `scale`)
                  ):
     "`scale` for a whole dataset: 'auto' becomes one window for all its >8-bit integer images (the depth that holds every one of them)"
-    scale = check_scale(tuple(scale) if isinstance(scale, list) else scale)
+    scale = check_scale(scale)
     if scale != 'auto' or not len(items): return scale
     hashes = items.hash if 'hash' in items.columns else content_hashes(items.path)
     kinds = []
@@ -345,7 +361,7 @@ class FPTData:
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0: raise ValueError(f"mean={mean} and std={std} must be three numbers each, std > 0")
         self.lpm_size, self.side_size, self.views = lpm_size, side_size, tuple(views)
         self.mean, self.std, self.augment = [float(m) for m in mean], [float(s) for s in std], dict(augment or {})
-        self.load_size, self.scale = load_size, check_scale(tuple(scale) if isinstance(scale, list) else scale)
+        self.load_size, self.scale = load_size, check_scale(scale)
 
     @classmethod
     def from_dict(cls, d:dict)->FPTData:
@@ -419,8 +435,8 @@ def fpt_dls(items:pd.DataFrame, # Item table (folder_items, csv_items, class_fol
     untrained = sorted(set(items.label) - set(items.label[items.split == 'train']))
     if untrained: raise ValueError(f"class(es) {untrained} have no training images, so a model cannot learn them; check the class "
                                    "folder names or labels (they are case-sensitive), or move some of their images to the training split")
-    cased = pd.Series(vocab).groupby(pd.Series(vocab).str.lower()).filter(lambda g: len(g) > 1)
-    if len(cased): raise ValueError(f"labels {sorted(cased)} differ only in case, so they are different classes; correct the labels (or folder "
+    cased = case_variants(vocab)
+    if cased: raise ValueError(f"labels {cased} differ only in case, so they are different classes; correct the labels (or folder "
                                     "names), or if they really are different classes, give them names that differ otherwise")
     if not allow_duplicates: check_duplicates(items)
     tfms = [[ColReader('path'), f] for f in data.view_creators()] + [[ColReader('label'), Categorize(vocab=vocab, sort=False)]]

@@ -12,7 +12,7 @@ from ..core import assets_path, check_choice
 from .core import FPTData, fpt_dls, folder_items, csv_items, class_folder_items, _SPLIT_NAMES
 
 # %% auto #0
-__all__ = ['dataset_items', 'Recipe', 'list_recipes', 'load_recipe', 'recipe_dls']
+__all__ = ['dataset_items', 'has_split', 'Recipe', 'list_recipes', 'load_recipe', 'recipe_dls']
 
 # %% ../../nbs/01d_data.recipes.ipynb #933c3ad0
 def dataset_items(source:str|Path, # A CSV file, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
@@ -26,9 +26,15 @@ def dataset_items(source:str|Path, # A CSV file, a root/{train,val,test}/<class>
         if p.suffix.lower() != '.csv': raise ValueError(f"{str(p)!r} is a file but not a CSV; give a CSV of image paths and labels, or a dataset folder")
         return csv_items(p, seed=seed, unsplit=unsplit, **csv_kwargs)
     if not p.is_dir(): raise ValueError(f"dataset {str(p)!r} does not exist; give a CSV file or a dataset folder")
-    subs = {d.name.lower() for d in p.iterdir() if d.is_dir()}
-    if any(_SPLIT_NAMES.get(s) == 'train' for s in subs): return folder_items(p)
+    if has_split(p): return folder_items(p)
     return class_folder_items(p, seed=seed, unsplit=unsplit)
+
+def has_split(source:str|Path, # A CSV file or a dataset folder
+             )->bool:
+    "Does a dataset say which image belongs to which split: split folders (a train/ among them), or a CSV with a split column?"
+    p = Path(source).expanduser()
+    if p.is_file(): return 'split' in pd.read_csv(p, dtype=str, nrows=0, sep=None, engine='python').columns
+    return p.is_dir() and any(_SPLIT_NAMES.get(d.name.lower()) == 'train' for d in p.iterdir() if d.is_dir())
 
 # %% ../../nbs/01d_data.recipes.ipynb #554ba8d7
 @dataclass(frozen=True)
