@@ -10,9 +10,10 @@ from .data.recipes import dataset_items, load_recipe, list_recipes, recipe_dls
 from .models.backbone import FrozenBackbone
 from .models.side import SideViT
 from .models.fusion import FusionModule
-from .models.fpt import FPTConfig, FPTModel, build_fpt
+from .models.fpt import FPTConfig, FPTModel, build_fpt, build_side
 from .store import FeatureStore
 from .preload import preloaded_dls  # (the function `preload` stays in fpt_kit.preload: a top-level name would hide the module)
 from .metrics import AUC, auc_score, QuadraticKappa, fpt_metrics, ppe, pme
-from .baselines import BASELINES, build_baseline
-from .learner import FPTLearner, fpt_learner, METHODS
+from .methods import METHODS, Method, MethodOptions, register_method, get_method, methods_table
+from .baselines import BASELINES, build_baseline, register_baseline, PromptOptions, AdapterOptions, LoRAOptions
+from .learner import FPTLearner, fpt_learner

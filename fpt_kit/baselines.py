@@ -11,27 +11,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from timm.layers import Mlp, trunc_normal_
+import difflib
+from dataclasses import dataclass, fields
+from typing import Callable
 from .core import check_choice, check_range, get_device
 from .models.backbone import create_lpm
+from .methods import Method, MethodOptions, NoOptions, METHODS, option, positive_int, register_method, get_method
 
 # %% auto #0
-__all__ = ['BASELINES', 'LoRAQKV', 'Adapter', 'BaselineModel', 'build_baseline']
+__all__ = ['BASELINES', 'PromptOptions', 'AdapterOptions', 'LoRAOptions', 'LoRAQKV', 'Adapter', 'BaselineModel', 'build_baseline',
+           'register_baseline']
 
 # %% ../nbs/08_baselines.ipynb #ee075c0b
-BASELINES = ('full', 'linear', 'prompt', 'attention', 'adapter', 'bitfit', 'lora')
+BASELINES = ('full', 'linear', 'prompt', 'attention', 'adapter', 'bitfit', 'lora') # The paper's Table 1 baselines (each registered below)
 
-_TRAINS = {  # what each method trains besides the head, as a rule on the parameter names of a `BaselineModel`
-    'full': lambda n: n.startswith('body.'),
-    'linear': lambda n: False,
-    'prompt': lambda n: n == 'prompts',
-    'attention': lambda n: re.match(r'body\.blocks\.\d+\.attn\.', n) is not None,
-    'adapter': lambda n: n.startswith('adapters.'),
-    'bitfit': lambda n: n.startswith('body.') and n.endswith('.bias'),
-    'lora': lambda n: re.search(r'\.lora_[ab]\.', n) is not None,
-}
-_OPTIONS = {'n_prompts': 'prompt', 'adapter_dim': 'adapter', 'lora_rank': 'lora', 'lora_alpha': 'lora', 'lora_targets': 'lora'}
-_DEFAULTS = dict(n_prompts=16, adapter_dim=48, lora_rank=16, lora_alpha=None, lora_targets='qv')
-assert set(_TRAINS) == set(BASELINES) and set(_OPTIONS) == set(_DEFAULTS)
+_RULES:dict[str, tuple[Callable, Callable|None]] = {} # baseline name -> (what trains besides the head: a rule on parameter names, setup)
+
+# %% ../nbs/08_baselines.ipynb #cbc4b421
+def _lora_targets(name:str, t):
+    if not isinstance(t, str) or not t or set(t) - set('qkv') or len(set(t)) != len(t):
+        raise ValueError(f"{name}={t!r} must be a non-empty string of distinct letters from 'qkv', e.g. 'qv' (LoRA's choice)")
+
+def _positive_or_none(name:str, v):
+    if v is not None: check_range(name, v, 0, lo_open=True)
+
+@dataclass(frozen=True)
+class PromptOptions(MethodOptions):
+    "Options of VPT-deep ('prompt')"
+    n_prompts:int = option(16, "Learnable prompt tokens per block (16 gives the paper's 0.17%)", positive_int)
+
+@dataclass(frozen=True)
+class AdapterOptions(MethodOptions):
+    "Options of the bottleneck adapters ('adapter')"
+    adapter_dim:int = option(48, "Bottleneck width of each adapter (48 reproduces the paper's 2.05%)", positive_int)
+
+@dataclass(frozen=True)
+class LoRAOptions(MethodOptions):
+    "Options of LoRA ('lora')"
+    lora_rank:int = option(16, "Rank r of each low-rank update", positive_int)
+    lora_alpha:float|None = option(None, "Updates are scaled by alpha / rank (None: alpha = rank, a scale of 1)", _positive_or_none)
+    lora_targets:str = option('qv', "Slices of the fused qkv that get an update: a subset of 'qkv' (LoRA's choice: 'qv')", _lora_targets)
 
 # %% ../nbs/08_baselines.ipynb #3f473a8f
 class LoRAQKV(nn.Linear):
@@ -80,21 +99,6 @@ class Adapter(Mlp):
     def forward(self, x:torch.Tensor)->torch.Tensor: return x + super().forward(x)  # (..., d)
 
 # %% ../nbs/08_baselines.ipynb #90c6e0fc
-def _check_options(method:str, given:dict)->dict:
-    "Validate the method options given (None: not given) and return all of the method's options, defaults filled in"
-    for k, v in given.items():
-        if v is not None and _OPTIONS[k] != method:
-            raise ValueError(f"{k}={v!r} is an option of method={_OPTIONS[k]!r}, not of method={method!r}; drop it or use method={_OPTIONS[k]!r}")
-    opts = {k: (_DEFAULTS[k] if given.get(k) is None else given[k]) for k, m in _OPTIONS.items() if m == method}
-    for k in ('n_prompts', 'adapter_dim', 'lora_rank'):
-        if k in opts: check_range(k, opts[k], 1, integer=True)
-    if method == 'lora':
-        if opts['lora_alpha'] is not None: check_range('lora_alpha', opts['lora_alpha'], 0, lo_open=True)
-        t = opts['lora_targets']
-        if not isinstance(t, str) or not t or set(t) - set('qkv') or len(set(t)) != len(t):
-            raise ValueError(f"lora_targets={t!r} must be a non-empty string of distinct letters from 'qkv', e.g. 'qv' (LoRA's choice)")
-    return opts
-
 def _check_body(body:nn.Module, method:str):
     "Raise a `TypeError`/`ValueError` saying why `body` cannot carry `method`"
     name = type(body).__name__
@@ -109,33 +113,29 @@ def _check_body(body:nn.Module, method:str):
 
 # %% ../nbs/08_baselines.ipynb #04154c85
 class BaselineModel(nn.Module):
-    "A timm ViT (`body`) + a new linear `head`, with exactly the parameters of one Table 1 `method` trainable"
+    "A timm ViT (`body`) + a new linear `head`, with exactly the parameters of one baseline `method` trainable"
     def __init__(self,
                  body:nn.Module, # timm VisionTransformer without classifier (num_classes=0)
                  n_out:int, # Outputs of the new head (classes)
-                 method:str='full', # One of `BASELINES`
-                 n_prompts:int|None=None, # 'prompt': prompts per block (default 16)
-                 adapter_dim:int|None=None, # 'adapter': bottleneck width (default 48, which reproduces the paper's 2.05%)
-                 lora_rank:int|None=None, # 'lora': rank (default 16)
-                 lora_alpha:float|None=None, # 'lora': updates scaled by alpha / rank (default: alpha = rank)
-                 lora_targets:str|None=None, # 'lora': slices of the fused qkv that get updates (default 'qv')
+                 method:str='full', # A registered baseline: one of `BASELINES` or one added with `register_baseline`
+                 cfg=None, # The method's options: None (defaults), a dict, or its options dataclass (e.g. `LoRAOptions(lora_rank=8)`)
                 ):
         super().__init__()
-        check_choice('method', method, BASELINES)
+        check_choice('method', method, tuple(_RULES))
         check_range('n_out', n_out, 1, integer=True)
-        opts = _check_options(method, dict(n_prompts=n_prompts, adapter_dim=adapter_dim, lora_rank=lora_rank,
-                                           lora_alpha=lora_alpha, lora_targets=lora_targets))
+        opts = get_method(method).configure(cfg)
         _check_body(body, method)
-        self.method, self.body = method, body
+        self.method, self.body, self.options = method, body, opts
+        trains, setup = _RULES[method]
         p = next(body.parameters())
         with p.device:
             self.head = nn.Linear(body.num_features, n_out, dtype=p.dtype)
             trunc_normal_(self.head.weight, std=.02); nn.init.zeros_(self.head.bias)
-            setup = {'prompt': self._add_prompts, 'adapter': self._add_adapters, 'lora': self._add_lora}.get(method)
-            if setup is not None: setup(**opts)
-        self.trainable_names = tuple(n for n, _ in self.named_parameters() if n.startswith('head.') or _TRAINS[method](n))
+            if setup is not None: setup(self, **opts.to_dict())
+        self.trainable_names = tuple(n for n, _ in self.named_parameters() if n.startswith('head.') or trains(n))
         keep = set(self.trainable_names)
         for n, q in self.named_parameters(): q.requires_grad_(n in keep)
+        self.head_only = all(n.startswith('head.') for n in self.trainable_names)  # the body is a frozen feature extractor (linear probing)
         self.train(self.training)
 
     def _add_prompts(self, n_prompts:int):
@@ -177,15 +177,15 @@ class BaselineModel(nn.Module):
                 x:torch.Tensor, # High-resolution images (B, C, img_size, img_size), normalised
                )->torch.Tensor:
         "Logits (B, n_out)"
-        frozen_body = self.method == 'linear' and not x.requires_grad
+        frozen_body = self.head_only and not x.requires_grad
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_body):
             feats = self.body.forward_head(self.body.forward_features(x), pre_logits=True)  # (B, d)
         return self.head(feats)  # (B, n_out)
 
     def train(self, mode:bool=True):
-        "Set train/eval mode; the body of 'linear' stays in eval (a frozen feature extractor)"
+        "Set train/eval mode; a head-only body ('linear') stays in eval (a frozen feature extractor)"
         super().train(mode)
-        if self.method == 'linear': self.body.train(False)
+        if self.head_only: self.body.train(False)
         return self
 
     def trainable_groups(self)->list[list[nn.Parameter]]:
@@ -196,35 +196,73 @@ class BaselineModel(nn.Module):
         return [g for g in groups if g]
 
 # %% ../nbs/08_baselines.ipynb #d08bfa51
-def build_baseline(method:str, # One of `BASELINES`
+def _option_owner(name:str)->str|None:
+    "The registered baseline whose options have a field `name`"
+    return next((m for m in _RULES if name in {f.name for f in fields(METHODS[m].options)}), None)
+
+def build_baseline(method:str, # A registered baseline, e.g. one of `BASELINES`
                    arch:str, # timm ViT name, e.g. 'vit_base_patch16_384.orig_in21k_ft_in1k' (FPT's LPM)
                    n_out:int, # Classes
                    img_size:int=512, # Input resolution (position embeddings resampled once by timm)
                    pretrained:bool=False, # Load timm's pretrained weights (hub)
                    weights:str|Path|None=None, # Local weights file, loaded the timm way
                    device=None, # Where to build: 'cpu', 'cuda', 'meta' (no memory), None (CPU; fastai moves it)
-                   n_prompts:int|None=None, # 'prompt': prompts per block (default 16)
-                   adapter_dim:int|None=None, # 'adapter': bottleneck width (default 48)
-                   lora_rank:int|None=None, # 'lora': rank (default 16)
-                   lora_alpha:float|None=None, # 'lora': updates scaled by alpha / rank (default: alpha = rank)
-                   lora_targets:str|None=None, # 'lora': slices of the fused qkv that get updates (default 'qv')
-                   **model_kwargs # Passed to `timm.create_model` (e.g. depth, embed_dim of a small model)
+                   cfg=None, # The method's options: None, a dict, or its options dataclass (`PromptOptions`, `AdapterOptions`, `LoRAOptions`)
+                   **kwargs # The method's options by name (n_prompts=..., lora_rank=...), and timm arguments (depth, embed_dim...)
                   )->BaselineModel:
-    "Build the Table 1 baseline `method` on the timm ViT `arch` at `img_size`, with a new `n_out`-way head"
-    check_choice('method', method, BASELINES)
+    "Build the baseline `method` on the timm ViT `arch` at `img_size`, with a new `n_out`-way head"
+    check_choice('method', method, tuple(_RULES))
     check_range('n_out', n_out, 1, integer=True)
     check_range('img_size', img_size, 1, integer=True)
-    opts = dict(n_prompts=n_prompts, adapter_dim=adapter_dim, lora_rank=lora_rank, lora_alpha=lora_alpha, lora_targets=lora_targets)
-    _check_options(method, opts)
-    odd = [k for k in model_kwargs if k == 'num_classes' or k.startswith(('lora', 'adapter', 'prompt', 'n_prompt'))]
-    if odd: raise ValueError(f"{odd[0]}={model_kwargs[odd[0]]!r} is not an option of build_baseline; the method options are "
-                             f"{', '.join(_OPTIONS)} (the head is sized by n_out)")
+    mine = {f.name for f in fields(METHODS[method].options)}
+    given = {k: kwargs.pop(k) for k in list(kwargs) if k in mine}
+    for k, v in kwargs.items():
+        owner = _option_owner(k)
+        if owner: raise ValueError(f"{k}={v!r} is an option of method={owner!r}, not of method={method!r}; drop it or use method={owner!r}")
+        if k == 'num_classes': raise ValueError(f"num_classes={v!r} is not an option: the head is sized by n_out")
+        close = difflib.get_close_matches(k, [f.name for m in _RULES for f in fields(METHODS[m].options)], n=1, cutoff=0.75)
+        if close: raise ValueError(f"{k}={v!r} is not an option of build_baseline; did you mean {close[0]}?")
+    if given:
+        if cfg is not None: raise ValueError(f"give the options of method={method!r} either in cfg or by name ({', '.join(given)}), not both")
+        cfg = given
+    opts = get_method(method).configure(cfg)  # checked before a large model is built
     dev = get_device(device or 'cpu')
     if dev.type == 'meta' and (pretrained or weights): raise ValueError("device='meta' builds without weights; drop pretrained/weights or build on 'cpu'")
     with dev:
-        body = create_lpm(arch, img_size, pretrained, weights, **model_kwargs)
-        ps = getattr(getattr(body, 'patch_embed', None), 'patch_size', (1, 1))
+        body = create_lpm(arch, img_size, pretrained, weights, **kwargs)
+        ps = body.patch_embed.patch_size if hasattr(body, 'patch_embed') else (1, 1)
         if img_size % ps[0]:
             lo, hi = img_size // ps[0] * ps[0], (img_size // ps[0] + 1) * ps[0]
             raise ValueError(f"img_size={img_size} is not a multiple of {arch}'s patch size {ps[0]}; use {lo or hi} or {hi}")
-        return BaselineModel(body, n_out, method, **opts)
+        return BaselineModel(body, n_out, method, opts)
+
+# %% ../nbs/08_baselines.ipynb #9e26b3f9
+def register_baseline(name:str, # The method's name
+                      trains:Callable[[str], bool], # Rule on `BaselineModel` parameter names: what trains besides the head
+                      options:type=NoOptions, # Its options dataclass (a `MethodOptions` subclass)
+                      setup:Callable|None=None, # setup(model, **options): add the method's modules to a `BaselineModel`
+                      replace:bool=False, # Replace a method registered under the same name
+                      **kwargs # More `Method` fields: label, doc, lr, paper, table1
+                     )->Method:
+    "Register a baseline on the whole timm ViT (views ('lpm',)): built by `build_baseline`, trained by the rule `trains`"
+    def build(arch, n_out, cfg, img_size=512, pretrained=False, weights=None, device=None, **model_kwargs):
+        return build_baseline(name, arch, n_out, img_size=img_size, pretrained=pretrained, weights=weights, device=device, cfg=cfg, **model_kwargs)
+    m = register_method(name, build, ('lpm',), options, replace=replace, **kwargs)
+    _RULES[name] = (trains, setup)
+    return m
+
+register_baseline('full', lambda n: n.startswith('body.'), label='Full fine-tuning', replace=True,
+                  doc='every parameter of the ViT', paper=dict(pct=100, mb=24_116, auc=93.96))
+register_baseline('linear', lambda n: False, label='Linear probing', replace=True,
+                  doc='the new head only (the body a frozen feature extractor)', paper=dict(pct=.01, mb=4_364, auc=88.30))
+register_baseline('prompt', lambda n: n == 'prompts', PromptOptions, BaselineModel._add_prompts, label='Prompt tuning', replace=True,
+                  doc='VPT-deep: learnable prompt tokens in every block', paper=dict(pct=.17, mb=21_530, auc=89.04))
+register_baseline('attention', lambda n: re.match(r'body\.blocks\.\d+\.attn\.', n) is not None, label='Attention tuning', replace=True,
+                  doc='every attention weight (qkv, proj)', paper=dict(pct=33.04, mb=21_740, auc=89.13))
+register_baseline('adapter', lambda n: n.startswith('adapters.'), AdapterOptions, BaselineModel._add_adapters, label='Adapter', replace=True,
+                  doc='bottleneck adapters after the attention and the MLP of every block', paper=dict(pct=2.05, mb=20_308, auc=89.16))
+register_baseline('bitfit', lambda n: n.startswith('body.') and n.endswith('.bias'), label='BitFit', replace=True,
+                  doc="the ViT's biases", paper=dict(pct=.12, mb=21_330, auc=90.81))
+register_baseline('lora', lambda n: re.search(r'\.lora_[ab]\.', n) is not None, LoRAOptions, BaselineModel._add_lora, label='LoRA', replace=True,
+                  doc='low-rank updates of the query and value projections', paper=dict(pct=.69, mb=21_944, auc=91.01))
+assert set(BASELINES) <= set(_RULES)

@@ -25,16 +25,16 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file, load_file
 from .core import check_choice, check_range
 from .data.core import FPTData, FPTDataLoaders
-from .models.fpt import FPTConfig, FPTModel, build_fpt
-from .models.side import SideViT
+from .models.fpt import FPTConfig, FPTModel
 from .store import FeatureStore
 from .preload import preload, preloaded_dls, check_store, check_features
 from .metrics import fpt_metrics
-from .baselines import BASELINES, build_baseline
+from .methods import Method, VIEWS, get_method
+import fpt_kit.baselines  # registers the Table 1 baselines
+from fastcore.meta import delegates
 
 # %% auto #0
-__all__ = ['METHODS', 'fpt_splitter', 'FrozenGuard', 'DataGuard', 'OffloadLPM', 'KeepBest', 'EpochHistory', 'FPTLearner',
-           'fpt_learner']
+__all__ = ['fpt_splitter', 'FrozenGuard', 'DataGuard', 'OffloadLPM', 'KeepBest', 'EpochHistory', 'FPTLearner', 'fpt_learner']
 
 # %% ../nbs/09_learner.ipynb #301dcff4
 def fpt_splitter(model:nn.Module)->list:
@@ -343,54 +343,48 @@ def load_trainable(self:FPTLearner, fname:str|Path):
     return self
 
 # %% ../nbs/09_learner.ipynb #d281fcc7
-METHODS = ('fpt', 'side') + BASELINES
-
-def _check_views(method:str, dls)->FPTData:
-    data = getattr(dls, 'fpt_data', None)
-    if data is None: raise TypeError("fpt_learner needs DataLoaders from fpt_dls / preloaded_dls (they carry the views and sizes)")
-    want = {'fpt': ('side', 'lpm'), 'side': ('side',)}.get(method, ('lpm',))
-    if data.views != want:
-        what = {'fpt': 'the side view and the LPM view', 'side': 'the side view only'}.get(method, 'the high-resolution view only, augmented (the whole model trains on it)')
-        raise ValueError(f"method={method!r} needs DataLoaders with {what}: build them with FPTData(..., views={want}), not views={data.views}")
+def _check_views(m:Method, dls)->FPTData:
+    "The DataLoaders' `FPTData`, when they yield the views method `m` reads"
+    data = dls.fpt_data if isinstance(dls, FPTDataLoaders) else None
+    if data is None: raise TypeError(f"fpt_learner needs DataLoaders from fpt_dls / preloaded_dls (they carry the views and sizes), not {type(dls).__name__}")
+    if data.views != m.views:
+        raise ValueError(f"method={m.name!r} needs DataLoaders with {VIEWS[m.views]}: build them with FPTData(..., views={m.views}), not views={data.views}")
     return data
 
+@delegates(Learner.__init__, but=['dls', 'model', 'splitter', 'wd_bn_bias', 'train_bn'])
 def fpt_learner(dls:FPTDataLoaders, # From `fpt_dls` (or `preloaded_dls`)
                 arch:str|nn.Module='vit_base_patch16_384.orig_in21k_ft_in1k', # timm ViT for the LPM (the paper's by default)
-                cfg:FPTConfig|None=None, # FPT configuration (default: FPTConfig.fpt() at the DataLoaders' sizes)
-                method:str='fpt', # 'fpt', 'side' (side network alone) or a baseline: 'full', 'linear', 'prompt', 'attention', 'adapter', 'bitfit', 'lora'
+                cfg=None, # The method's options: an FPTConfig (FPT family), its options dataclass (e.g. LoRAOptions), a dict of fields to change, or None (its defaults at the DataLoaders' sizes)
+                method:str|Method='fpt', # A registered method: 'fpt', 'fpt_plus', 'side' or a baseline ('full', 'linear', 'prompt', 'attention', 'adapter', 'bitfit', 'lora'); see `methods_table()`
                 pretrained:bool=True, # Load timm's pretrained LPM weights (hub download)
                 weights:str|Path|None=None, # Local LPM weights file instead (loaded the timm way)
                 n_out:int|None=None, # Classes (default: from the DataLoaders)
                 metrics=None, # Metrics (default: AUC and accuracy, plus quadratic kappa when `graded`)
                 graded:bool|None=None, # Labels are ordered grades: add the 'kappa' metric (default: the DataLoaders' recipe says)
                 loss_func=None, # Loss (default: cross-entropy)
-                lr:float=1e-3, # Default learning rate
+                opt_func=None, # Optimiser (default: the paper's AdamW, betas 0.9 / 0.999, eps 1e-8, decoupled weight decay)
+                lr:float|None=None, # Default learning rate (default: the DataLoaders' recipe's, else the method's, else 1e-3)
                 wd:float=0.1, # Default (decoupled) weight decay, on every trainable tensor
                 cbs=None, # More callbacks
                 model_kwargs:dict|None=None, # Passed to timm for the LPM (e.g. depth/embed_dim of a small model)
-                baseline_kwargs:dict|None=None, # Options of a baseline (n_prompts, lora_rank, adapter_dim...)
                 **kwargs # Passed to `FPTLearner` (fastai `Learner`)
                )->FPTLearner:
-    "An `FPTLearner` for `method` on the timm ViT `arch`, sized from `dls`"
-    check_choice('method', method, METHODS)
-    data = _check_views(method, dls)
+    "An `FPTLearner` for the registered `method` on the timm ViT `arch`, sized from `dls`"
+    m = get_method(method)
+    data = _check_views(m, dls)
     c = getattr(dls, 'c', None)
     n_out = c if n_out is None else n_out
     if c is not None and n_out != c:
         raise ValueError(f"n_out={n_out} does not match the {c} classes of the DataLoaders ({list(dls.vocab)}); leave n_out out or relabel the data")
-    if cfg is None: cfg = FPTConfig.fpt(lpm_size=data.lpm_size, side_size=data.side_size)
-    elif (cfg.lpm_size, cfg.side_size) != (data.lpm_size, data.side_size) and method in ('fpt', 'side'):
+    cfg = m.configure(cfg, lpm_size=data.lpm_size, side_size=data.side_size)
+    if m.uses_fpt_config and (cfg.lpm_size, cfg.side_size) != (data.lpm_size, data.side_size):
         raise ValueError(f"cfg has lpm_size={cfg.lpm_size}, side_size={cfg.side_size} but the DataLoaders make {data.lpm_size} / {data.side_size} px views; use one size for both")
-    mk = dict(model_kwargs or {})
-    if method == 'fpt': model = build_fpt(arch, n_out, cfg, pretrained=pretrained, weights=weights, **mk)
-    elif method == 'side':
-        shape = build_fpt(arch, n_out, cfg, device='meta', **mk)
-        model = SideViT(n_out, img_size=cfg.side_size, embed_dim=shape.side.embed_dim, depth=len(shape.side.blocks),
-                        num_heads=shape.side.blocks[0].attn.num_heads, patch_size=cfg.side_patch, mlp_ratio=cfg.side_mlp_ratio)
-    else: model = build_baseline(method, arch, n_out, img_size=data.lpm_size, pretrained=pretrained, weights=weights, **mk, **(baseline_kwargs or {}))
-    opt_func = partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8)
-    if graded is None: graded = bool(getattr(getattr(dls, 'recipe', None), 'graded', False))
-    learn = FPTLearner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, splitter=fpt_splitter,
-                       metrics=fpt_metrics(n_out, graded=graded) if metrics is None else metrics, wd=wd, wd_bn_bias=True, train_bn=False,
-                       cbs=[FrozenGuard(), DataGuard(), OffloadLPM(), EpochHistory()] + list(cbs or []), **kwargs)
+    model = m.build(arch, n_out, cfg, img_size=data.lpm_size, pretrained=pretrained, weights=weights, **dict(model_kwargs or {}))
+    model.method = m.name  # the learner, its checkpoints and its run folders name the method that built the model
+    recipe = getattr(dls, 'recipe', None)
+    if lr is None: lr = recipe.lr if recipe is not None else m.lr or 1e-3
+    if graded is None: graded = bool(getattr(recipe, 'graded', False))
+    learn = FPTLearner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func or partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8),
+                       lr=lr, splitter=fpt_splitter, metrics=fpt_metrics(n_out, graded=graded) if metrics is None else metrics, wd=wd,
+                       wd_bn_bias=True, train_bn=False, cbs=[FrozenGuard(), DataGuard(), OffloadLPM(), EpochHistory()] + list(cbs or []), **kwargs)
     return learn

@@ -16,7 +16,7 @@ from .side import SideViT
 from .fusion import FusionModule
 
 # %% auto #0
-__all__ = ['FPTConfig', 'FPTModel', 'build_fpt']
+__all__ = ['FPTConfig', 'FPTModel', 'build_fpt', 'build_side']
 
 # %% ../../nbs/05_models.fpt.ipynb #d84e7adc
 @dataclass(frozen=True)
@@ -131,3 +131,17 @@ def build_fpt(arch:str|nn.Module, # timm ViT name (or model) for the LPM
         side = SideViT(n_out, img_size=cfg.side_size, embed_dim=ds, depth=L, num_heads=H, patch_size=cfg.side_patch,
                        mlp_ratio=cfg.side_mlp_ratio)
     return FPTModel(bb, fusion, side, cfg)
+
+# %% ../../nbs/05_models.fpt.ipynb #956257f2
+def build_side(arch:str|nn.Module, # timm ViT name (or model) of the LPM whose shape sizes the side network
+               n_out:int, # Classes
+               cfg:FPTConfig|None=None, # Method configuration (default `FPTConfig.fpt()`): side size, patch, MLP ratio, reduction
+               device=None, # Where to build: 'cpu', 'cuda', 'meta' (no memory), None (CPU)
+               **model_kwargs # Passed to `timm.create_model` for the LPM's shape (e.g. depth, embed_dim of a small model)
+              )->SideViT:
+    "The side network FPT would build for `arch` and `cfg`, alone: no LPM, no prompts"
+    cfg = cfg or FPTConfig.fpt()
+    side = build_fpt(arch, n_out, cfg, device='meta', **model_kwargs).side  # only the shapes: nothing is allocated
+    with get_device(device or 'cpu'):
+        return SideViT(n_out, img_size=cfg.side_size, embed_dim=side.embed_dim, depth=len(side.blocks), num_heads=side.blocks[0].attn.num_heads,
+                       patch_size=cfg.side_patch, mlp_ratio=cfg.side_mlp_ratio)
