@@ -93,6 +93,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'fpt_kit.cli._file_digest': ('cli.html#_file_digest', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._log_friendly': ('cli.html#_log_friendly', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._lpm': ('cli.html#_lpm', 'fpt_kit/cli.py'),
+                             'fpt_kit.cli._method': ('cli.html#_method', 'fpt_kit/cli.py'),
+                             'fpt_kit.cli._options': ('cli.html#_options', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._out_folder': ('cli.html#_out_folder', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._save_run': ('cli.html#_save_run', 'fpt_kit/cli.py'),
                              'fpt_kit.cli._train': ('cli.html#_train', 'fpt_kit/cli.py'),

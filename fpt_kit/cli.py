@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #c260de44
 from __future__ import annotations
-import contextlib, inspect, json, math, os, sys, tempfile, time, warnings
+import contextlib, dataclasses, inspect, json, math, os, sys, tempfile, time, warnings
 from pathlib import Path
 import pandas as pd, torch
 from fastcore.basics import defaults
@@ -21,7 +21,8 @@ from .data.recipes import Recipe, dataset_items, has_split, load_recipe
 from .models.fpt import FPTConfig
 from .models.lpm import shipped_lpm, pretrain_lpm as _pretrain_lpm, LPMRecipe, SHIPPED_LPM
 from .preload import preload as preload_items, preloaded_dls
-from .learner import fpt_learner, METHODS
+from .learner import fpt_learner
+from .methods import Method, METHODS, get_method
 from .store import StoreError
 
 # %% auto #0
@@ -47,17 +48,33 @@ def _lpm(arch:str|None, weights, pretrained:bool, model_kwargs:str|None)->dict:
     except json.JSONDecodeError as e: raise ValueError(f"--model-kwargs {model_kwargs!r} is not JSON, e.g. '{{\"depth\": 4}}'") from e
     return dict(arch=arch, weights=weights, pretrained=pretrained, model_kwargs=mk)
 
-def _cfg(preset:str, lpm_size:int|None, side_size:int|None, shipped:bool, **kw)->FPTConfig:
-    "The FPT configuration: the preset, at the shipped LPM's sizes (256 / 64) when it is the LPM and no size is given"
-    check_choice('--preset', preset, ('fpt', 'fpt_plus'))
+def _options(options:str|None)->dict:
+    "The --options JSON as a dict"
+    try: d = json.loads(options) if options else {}
+    except json.JSONDecodeError as e: raise ValueError(f"--options {options!r} is not JSON, e.g. '{{\"lora_rank\": 8}}'") from e
+    if not isinstance(d, dict): raise ValueError(f"--options {options!r} must be a JSON object of option names and values, e.g. '{{\"lora_rank\": 8}}'")
+    return d
+
+def _method(name:str)->Method: return get_method(check_choice('--method', name, tuple(METHODS)))
+
+def _cfg(method:str|Method, lpm_size:int|None, side_size:int|None, shipped:bool, options:str|None=None, **fpt)->tuple:
+    """(the method's options, lpm_size, side_size): at the shipped LPM's sizes (256 / 64) when it is the LPM and no size is given,
+    else the method's preset's; `fpt` are FPTConfig fields given on the command line (None: not given)"""
+    m, opts = get_method(method), _options(options)
+    if not m.uses_fpt_config and side_size is not None: fpt = dict(side_size=side_size, **fpt)  # refused below: no side view
+    base = getattr(FPTConfig, m.preset if m.uses_fpt_config else 'fpt')()
     if shipped:
         lpm_size = shipped_lpm(verify=False).img_size if lpm_size is None else lpm_size
         side_size = max(16, lpm_size // SHIPPED_SIDE_RATIO // 16 * 16) if side_size is None else side_size  # whole 16 px patches
-    base = FPTConfig.fpt_plus() if preset == 'fpt_plus' else FPTConfig.fpt()
-    over = {k: v for k, v in dict(lpm_size=lpm_size, side_size=side_size, **kw).items() if v is not None}
-    return FPTConfig(**{**base.to_dict(), **over})
+    lpm_size, side_size = lpm_size or base.lpm_size, side_size or base.side_size
+    given = {k: v for k, v in fpt.items() if v is not None}
+    if not m.uses_fpt_config:
+        if given: raise ValueError(f"--{next(iter(given)).replace('_', '-')} is an FPT option; --method {m.name} does not take it (its options: "
+                                   f"{', '.join(f.name for f in dataclasses.fields(m.options)) or 'none'}, given with --options)")
+        return m.configure(opts), lpm_size, side_size
+    return m.configure({**opts, **given}, lpm_size=lpm_size, side_size=side_size), lpm_size, side_size
 
-def _data(data:str, recipe:str|None, cfg:FPTConfig, method:str, seed:int, scale)->tuple[pd.DataFrame, FPTData, Recipe|None]:
+def _data(data:str, recipe:str|None, m:Method, lpm_size:int, side_size:int, seed:int, scale)->tuple[pd.DataFrame, FPTData, Recipe|None]:
     "Items, FPTData (the recipe's statistics, or measured on the training split) and recipe of a dataset given on the command line"
     items = dataset_items(data, seed=seed)
     r = load_recipe(recipe) if recipe else None
@@ -69,9 +86,8 @@ def _data(data:str, recipe:str|None, cfg:FPTConfig, method:str, seed:int, scale)
     if not (items.split == 'valid').any():  # before the statistics are measured
         raise ValueError(f"{data} has no validation images: the kept epoch is chosen on them; add a val/ folder or 'val' rows in the split column")
     scale = dataset_scale(items, scale)  # one mapping for the whole dataset, recorded in config.json
-    mean, std = (r.mean, r.std) if r else image_stats(items, cfg.lpm_size, scale=scale)
-    views = {'fpt': ('side', 'lpm'), 'side': ('side',)}.get(method, ('lpm',))
-    return items, FPTData(cfg.lpm_size, cfg.side_size, mean, std, views=views, scale=scale), r
+    mean, std = (r.mean, r.std) if r else image_stats(items, lpm_size, scale=scale)
+    return items, FPTData(lpm_size, side_size, mean, std, views=m.views, scale=scale), r
 
 def _check_out(out:Path, overwrite:bool)->Path:
     "Refuse, before anything is computed, an --out that holds a run (unless --overwrite) or that cannot be written"
@@ -134,11 +150,12 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
             pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
             model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
-            preset:str='fpt', # 'fpt' (the paper: every LPM layer) or 'fpt_plus' (the last half, LayerNorm prompts)
+            method:str='fpt', # The method the features are for: 'fpt' (the paper: every LPM layer) or 'fpt_plus' (the last half of the layers)
+            options:str=None, # JSON of the method's options (FPTConfig fields), e.g. '{"n_prompts": 8}'
             lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
             side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
             token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
-            pos_resample:str='reference', # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe) or 'timm'
+            pos_resample:str=None, # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe; default) or 'timm'
             scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
             root:str=None, # Stores go under root/<fingerprint> (default: the kit's cache, where `fpt-kit train` looks too)
             dtype:str='float16', # Storage dtype: float16, bfloat16 or float32
@@ -148,9 +165,12 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
            ):
     "Compute and store the LPM's selected keys and values of every image, by content (sharded across ranks under accelerate launch)"
-    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio, pos_resample=pos_resample)
-    items, data_, _ = _data(data, recipe, cfg, 'fpt', seed, parse_scale(scale))
-    learn = fpt_learner(fpt_dls(items, data_, device='cpu', allow_duplicates=allow_duplicates), cfg=cfg, **_lpm(arch, weights, pretrained, model_kwargs))
+    m = _method(method)
+    if not m.preloadable: raise ValueError(f"--method {m.name} runs no frozen LPM, so it has no features to preload; preload for "
+                                           f"{', '.join(n for n, x in METHODS.items() if x.preloadable)}")
+    cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
+    items, data_, _ = _data(data, recipe, m, lpm_size, side_size, seed, parse_scale(scale))
+    learn = fpt_learner(fpt_dls(items, data_, device='cpu', allow_duplicates=allow_duplicates), cfg=cfg, method=m, **_lpm(arch, weights, pretrained, model_kwargs))
     store = preload_items(learn.model.backbone, items, data_, root, dtype, bs, num_workers, rank_distrib(), max(1, num_distrib()),
                           progress=rank_distrib() == 0)
     print(f"{store.path}: {store.report}")
@@ -204,17 +224,17 @@ def check(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
 @command
 def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
           out:str='runs/train', # Run folder; refused when it holds a run, unless --overwrite
-          method:str='fpt', # 'fpt', 'side' (side network alone), or a baseline: full, linear, prompt, attention, adapter, bitfit, lora
+          method:str='fpt', # A registered method: fpt, fpt_plus, side (side network alone), or a baseline: full, linear, prompt, attention, adapter, bitfit, lora
           recipe:str=None, # A recipe name (fpt_kit.data.recipes): its normalisation, learning rate and class count
           arch:str=None, # timm name of the LPM (default: the kit's shipped synthetic-fundus LPM)
           weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
           pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
           model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
-          preset:str='fpt', # 'fpt' (the paper: every LPM layer) or 'fpt_plus' (the last half, LayerNorm prompts)
+          options:str=None, # JSON of the method's options, e.g. '{"lora_rank": 8}' (lora), '{"n_prompts": 8}' (fpt: FPTConfig fields)
           lpm_size:int=None, # LPM (high-resolution) input size (default: 256 with the shipped LPM, else the preset's 512)
           side_size:int=None, # Side-network (low-resolution) input size (default: lpm-size / 4 with the shipped LPM, else the preset's)
           token_ratio:float=None, # Fraction r of tokens kept per layer and head, int(r * N) of N (default: the preset's 0.2)
-          pos_resample:str='reference', # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe) or 'timm'
+          pos_resample:str=None, # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe; default) or 'timm'
           scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
           epochs:int=20, # Training epochs
           lr:float=None, # Peak learning rate of the cosine schedule (default: the recipe's, else 1e-3)
@@ -222,14 +242,14 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           monitor:str='auc', # Validation metric whose best epoch is kept: auc, accuracy, kappa (graded recipes), valid_loss; ties go to the lower valid_loss
           num_workers:int=0, # DataLoader worker processes
           seed:int=0, # Seed of the split of unsplit data, initialisation, augmentation and shuffling
-          online:store_true=False, # FPT: run the LPM every step instead of preloading its features
+          online:store_true=False, # FPT, FPT+: run the LPM every step instead of preloading its features
           root:str=None, # Feature stores go under root/<fingerprint> (default: the kit's cache, shared with `fpt-kit preload`)
           bf16:store_true=False, # Mixed precision (bf16) on a GPU
           allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
           overwrite:store_true=False, # Replace the run already in --out
          ):
     "Train a method on a dataset with the paper's recipe; writes config, weights, items, history and metrics to --out"
-    check_choice('--method', method, METHODS)
+    if not _method(method).preloadable and online: raise ValueError(f"--online applies to methods with a frozen LPM whose features could be preloaded; --method {method} always runs its model on the images")
     check_range('--epochs', epochs, 1, integer=True); check_range('--bs', bs, 1, integer=True); check_range('--num-workers', num_workers, 0, integer=True)
     if lr is not None: check_range('--lr', lr, 0, lo_open=True)
     graded = bool(recipe and load_recipe(recipe).graded)
@@ -238,11 +258,12 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
     with _out_folder(out, overwrite, rank == 0): _train(**locals())
 
-def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, preset, lpm_size, side_size, token_ratio, pos_resample, scale,
+def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, options, lpm_size, side_size, token_ratio, pos_resample, scale,
            epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world):
     "`train` once its arguments and --out are checked"
-    cfg = _cfg(preset, lpm_size, side_size, arch is None, token_ratio=token_ratio, pos_resample=pos_resample)
-    items, data_, rec = _data(data, recipe, cfg, method, seed, parse_scale(scale))
+    m = get_method(method)
+    cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
+    items, data_, rec = _data(data, recipe, m, lpm_size, side_size, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
     lr = lr or (rec.lr if rec else 1e-3)
     set_seed(seed)  # initialisation, augmentation and dropout; fpt_dls seeds the shuffling
@@ -254,7 +275,7 @@ def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, p
     learn = fpt_learner(dls, cfg=cfg, method=method, lr=lr, graded=graded, **lpm)
     if bf16: learn.to_bf16()
     store = None
-    if method == 'fpt' and not online:
+    if m.preloadable and not online:
         store = learn.preload(root=root, rank=rank, world_size=world, progress=rank == 0, switch=False)
         if rank == 0: print(f"features: {store.report}\n  in {store.path}")
         distrib_barrier()
@@ -313,7 +334,12 @@ def load_run(run:str|Path, # A folder written by `fpt-kit train`
     run = Path(run)
     if not (run/'config.json').is_file(): raise ValueError(f"{run} is not a run folder (no config.json); give a folder written by `fpt-kit train`")
     c = json.loads((run/'config.json').read_text())
-    data_, cfg, cmd = FPTData.from_dict(c['data']), FPTConfig.from_dict(c['cfg']), c['command']
+    data_, cmd = FPTData.from_dict(c['data']), c['command']
+    if cmd['method'] not in METHODS: raise ValueError(f"the run in {run} was trained with method {cmd['method']!r}, which is not registered in this session; "
+                                                      "import the module that registers it (register_method) first")
+    m = get_method(cmd['method'])
+    cfg = c['cfg']
+    if not m.uses_fpt_config and set(cfg) == {f.name for f in dataclasses.fields(FPTConfig)}: cfg = None  # kit 0.1 runs recorded FPT's config for every method
     lpm = dict(c['lpm']); lpm['model_kwargs'] = lpm.get('model_kwargs') or {}
     if not lpm.get('weights') and not lpm.get('pretrained'):
         raise ValueError(f"the run in {run} used a randomly initialised LPM (no --weights, no --pretrained), which cannot be rebuilt; "
