@@ -125,7 +125,7 @@ def demo(out:str='runs/demo', # Output folder: summary.csv, results.csv, report.
          model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
         ):
     "The main job: side network alone vs linear probe vs FPT on the synthetic fine-grained fundus data"
-    from fpt_kit.demo import run_demo
+    from fpt_kit.experiments.demo import run_demo
     lpm = {} if arch is None else dict(arch=arch, weights=weights, pretrained=pretrained, model_kwargs=_lpm(arch, weights, pretrained, model_kwargs)['model_kwargs'])
     t = time.time()
     run_demo(out, seeds=tuple(range(seeds)), **lpm)
@@ -435,10 +435,10 @@ def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline' or 
     check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'all'))
     res = {}
     if what != 'pipeline':
-        from fpt_kit.bench import run_bench
+        from fpt_kit.experiments.tables import run_bench
         res.update(run_bench(what, out=out, arch=arch, img_size=img_size, bs=bs, n_out=n_out, measure=measure))
     if what in ('pipeline', 'all'):
-        from fpt_kit.pipeline_bench import pipeline_bench
+        from fpt_kit.experiments.pipeline import pipeline_bench
         res.update(pipeline_bench(out, arch=arch, img_size=img_size, memory_bs=bs, device='cuda' if torch.cuda.is_available() else 'cpu'))
     for name, df in res.items(): print(f"\n== {name}\n{df.to_string()}")
 
