@@ -24,10 +24,11 @@ from .preload import preload as preload_items, preloaded_dls
 from .learner import fpt_learner
 from .methods import Method, METHODS, get_method
 from .store import StoreError
+from .runs import RUN_FILES, strict_json, load_run, run_items, _check_out, _write, _file_digest, _out_folder, _save_run
 
 # %% auto #0
-__all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'RUN_FILES', 'command', 'strict_json', 'demo', 'pretrain_lpm', 'preload', 'check',
-           'train', 'load_run', 'run_items', 'evaluate', 'predict', 'bench', 'PlainEpochLog', 'main']
+__all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'command', 'demo', 'pretrain_lpm', 'preload', 'check', 'train', 'evaluate',
+           'predict', 'bench', 'PlainEpochLog', 'main']
 
 # %% ../nbs/12_cli.ipynb #8ae83c0c
 COMMANDS = {}
@@ -37,7 +38,6 @@ def command(f):
     return f
 
 SHIPPED_SIDE_RATIO = 4 # The shipped LPM reads 256 px; by default the side network reads 256 / 4 = 64 px, as in the demo
-RUN_FILES = ('config.json', 'weights.safetensors', 'weights.json', 'items.csv', 'history.csv', 'metrics.json') # What `train` writes
 
 def _lpm(arch:str|None, weights, pretrained:bool, model_kwargs:str|None)->dict:
     "fpt_learner's LPM arguments from the command line: the shipped LPM unless --arch is given"
@@ -88,32 +88,6 @@ def _data(data:str, recipe:str|None, m:Method, lpm_size:int, side_size:int, seed
     scale = dataset_scale(items, scale)  # one mapping for the whole dataset, recorded in config.json
     mean, std = (r.mean, r.std) if r else image_stats(items, lpm_size, scale=scale)
     return items, FPTData(lpm_size, side_size, mean, std, views=m.views, scale=scale), r
-
-def _check_out(out:Path, overwrite:bool)->Path:
-    "Refuse, before anything is computed, an --out that holds a run (unless --overwrite) or that cannot be written"
-    held = [f for f in RUN_FILES if (out/f).exists()]
-    if held and not overwrite:
-        raise ValueError(f"--out {out} already holds a run ({', '.join(held)}); choose another --out, or pass --overwrite to replace it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out/f".write-test-{os.getpid()}"
-        probe.write_bytes(b''); probe.unlink()
-    except OSError as e: raise ValueError(f"cannot write to --out {out} ({e.strerror}); choose a folder you can write to") from None
-    return out
-
-def _write(path:Path, text:str):
-    "Write a text file whole or not at all (a temporary file renamed into place)"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try: tmp.write_text(text); os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-
-def strict_json(obj)->str:
-    "JSON that any parser reads: NaN and infinities become null"
-    clean = lambda o: ({k: clean(v) for k, v in o.items()} if isinstance(o, dict) else [clean(v) for v in o] if isinstance(o, (list, tuple))
-                       else None if isinstance(o, float) and not math.isfinite(o) else o)
-    return json.dumps(clean(obj), indent=1, allow_nan=False)
-
-def _file_digest(f)->str|None: return file_hash(f) if f else None
 
 # %% ../nbs/12_cli.ipynb #99aa59bf
 @command
@@ -303,87 +277,7 @@ def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, o
     _write(out/'metrics.json', strict_json(metrics))
     print(strict_json(metrics))
 
-@contextlib.contextmanager
-def _out_folder(out:Path, overwrite:bool, check:bool):
-    "Check --out first (`_check_out`); if the command fails and the folder it created is still empty, remove it again"
-    existed = out.exists()
-    if check: _check_out(out, overwrite)
-    try: yield out
-    except BaseException:
-        if check and not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()
-        raise
-
-def _save_run(out:Path, learn, config:dict, items:pd.DataFrame):
-    "Write the trained tensors first, then what describes them; if --out fails now, the tensors go to a folder the error names"
-    try: learn.save_trainable(out/'weights', extra=dict(kept=learn.kept))
-    except OSError as e:
-        keep = Path(tempfile.mkdtemp(prefix='fpt-kit-weights-'))
-        learn.save_trainable(keep/'weights', extra=dict(kept=learn.kept, config=config))
-        raise ValueError(f"could not write the trained weights to {out} ({e.strerror}); they are safe in {keep} "
-                         "(weights.safetensors and weights.json with the configuration): copy them to the run folder") from None
-    (out/'metrics.json').unlink(missing_ok=True)  # a replaced run's metrics must not stand beside the new weights
-    _write(out/'config.json', json.dumps(config, indent=1))
-    _write(out/'items.csv', items[['key', 'label', 'split', 'hash', 'path']].to_csv(index=False))
-    _write(out/'history.csv', learn.history.to_csv(index=False))
-
 # %% ../nbs/12_cli.ipynb #e131bec9
-def load_run(run:str|Path, # A folder written by `fpt-kit train`
-             device=None, # Where to run
-            ):
-    "The learner of a training run (its model, trained weights, views and classes), with no dataset attached"
-    run = Path(run)
-    if not (run/'config.json').is_file(): raise ValueError(f"{run} is not a run folder (no config.json); give a folder written by `fpt-kit train`")
-    c = json.loads((run/'config.json').read_text())
-    data_, cmd = FPTData.from_dict(c['data']), c['command']
-    if cmd['method'] not in METHODS: raise ValueError(f"the run in {run} was trained with method {cmd['method']!r}, which is not registered in this session; "
-                                                      "import the module that registers it (register_method) first")
-    m = get_method(cmd['method'])
-    cfg = c['cfg']
-    if not m.uses_fpt_config and set(cfg) == {f.name for f in dataclasses.fields(FPTConfig)}: cfg = None  # kit 0.1 runs recorded FPT's config for every method
-    lpm = dict(c['lpm']); lpm['model_kwargs'] = lpm.get('model_kwargs') or {}
-    if not lpm.get('weights') and not lpm.get('pretrained'):
-        raise ValueError(f"the run in {run} used a randomly initialised LPM (no --weights, no --pretrained), which cannot be rebuilt; "
-                         "train with weights to evaluate or predict later")
-    if lpm.get('weights') and c.get('lpm_weights_sha256') and _file_digest(lpm['weights']) != c['lpm_weights_sha256']:
-        raise ValueError(f"the LPM weights file {lpm['weights']} differs from the one the run in {run} was trained with (SHA-256); restore the original file")
-    learn = fpt_learner(empty_dls(data_, c['vocab'], device=get_device(device)), cfg=cfg, method=cmd['method'], graded=c.get('graded', False), **lpm)
-    if c.get('store') and learn.model.backbone.weights_digest() != c['store']['weights']:
-        raise ValueError(f"the LPM weights ({lpm.get('weights') or lpm['arch']}) differ from those the run in {run} was trained with; "
-                         "restore the original weights file")
-    return learn.load_trainable(run/'weights.safetensors')
-
-def run_items(run:str|Path, # A folder written by `fpt-kit train`
-              split:str='test', # 'valid' or 'test'
-              data:str|Path|None=None, # Another dataset instead of the run's own (all its images when it has no split)
-             )->pd.DataFrame:
-    "Images to evaluate a run on: its own split as recorded at training, every file unchanged, or those of another dataset"
-    check_choice('split', split, ('valid', 'test'))
-    run = Path(run)
-    f = run/'items.csv'
-    if data is None:
-        if not f.is_file(): raise ValueError(f"{run} has no items.csv (the images and splits it was trained on); give the data to evaluate with --data")
-        items = pd.read_csv(f, dtype=str, keep_default_na=False)
-        items = items[items.split == split].reset_index(drop=True)
-        if not len(items): raise ValueError(f"the run in {run} has no {split} images")
-        gone = [p for p in items.path if not Path(p).is_file()]
-        if gone: raise ValueError(f"{len(gone)} {split} image(s) of the run are gone, e.g. {gone[0]}; restore them, or evaluate on other data with --data")
-        now = hash_items(items)
-        changed = list(now.path[now.hash != items.hash])
-        if changed: raise ValueError(f"{len(changed)} {split} image(s) changed since the run was trained, e.g. {changed[0]}: this would not be the "
-                                     "split the run reported on; restore them, or evaluate on the current files with --data")
-        return items
-    p = Path(data).expanduser()
-    if not p.exists(): raise ValueError(f"--data {str(p)!r} does not exist; give a CSV file or a dataset folder")
-    if has_split(p): items = dataset_items(p); items = items[items.split == split].reset_index(drop=True)
-    else: items = dataset_items(p, unsplit=split)  # no split: every image is evaluated
-    items = hash_items(items)
-    if f.is_file():
-        trained = pd.read_csv(f, dtype=str, keep_default_na=False)
-        seen = items.hash.isin(set(trained.hash[trained.split == 'train']))
-        if seen.any(): warnings.warn(f"{int(seen.sum())} of the {len(items)} images of {p} are training images of the run in {run} (identical "
-                                     f"bytes), e.g. {items.path[seen].iloc[0]}: their scores are not a held-out evaluation")
-    return items
-
 @command
 def evaluate(run:str, # A folder written by `fpt-kit train`
              split:str='test', # The run's 'valid' or 'test' images, as recorded when it was trained
