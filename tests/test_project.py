@@ -40,6 +40,11 @@ def test_version_is_dynamic_from_package():
     assert PYPROJECT['tool']['setuptools']['dynamic']['version'] == {'attr': 'fpt_kit.__version__'}
     assert re.fullmatch(r'\d+\.\d+\.\d+', fpt_kit.__version__)
 
+def test_package_data_names_shipped_files():
+    "Every package-data pattern matches files (a pattern that matches nothing ships nothing; tests/test_wheel.py builds the wheel)"
+    for pkg, globs in PYPROJECT['tool']['setuptools']['package-data'].items():
+        for g in globs: assert list((ROOT/pkg).glob(g)), f"package-data {pkg}: {g!r} matches no file"
+
 def _first_python_block(text:str)->str: return re.search(r"```python\n(.*?)```", text, re.S)[1]
 
 def test_readme_first_example_runs_as_written(tmp_path):
