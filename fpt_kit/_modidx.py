@@ -514,6 +514,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'fpt_kit.store._damaged': ('store.html#_damaged', 'fpt_kit/store.py'),
                                'fpt_kit.store._diff': ('store.html#_diff', 'fpt_kit/store.py'),
                                'fpt_kit.store._fsync_dir': ('store.html#_fsync_dir', 'fpt_kit/store.py'),
+                               'fpt_kit.store._holder': ('store.html#_holder', 'fpt_kit/store.py'),
                                'fpt_kit.store._manifest_ok': ('store.html#_manifest_ok', 'fpt_kit/store.py'),
                                'fpt_kit.store._read_journal': ('store.html#_read_journal', 'fpt_kit/store.py'),
                                'fpt_kit.store._write_at': ('store.html#_write_at', 'fpt_kit/store.py'),
