@@ -8,16 +8,20 @@ STAMP := $(VENV)/.fpt_kit-installed
 export HF_HUB_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test demo lab export check-export clean-venv browser-test
+.PHONY: test lint demo lab export check-export clean-venv browser-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-## Run the whole test suite: generated code in sync with nbs/, then tests/ and every notebook under pytest
-test: $(STAMP) check-export
+## Run the whole test suite: the linter, generated code in sync with nbs/, then tests/ and every notebook under pytest
+test: $(STAMP) lint check-export
 	$(BIN)/python -m pytest tests
+
+## ruff on the generated library and the tests (settings in pyproject.toml [tool.ruff]); fix findings in the notebooks
+lint: $(STAMP)
+	$(BIN)/ruff check
 
 ## Fail when fpt_kit/ differs from what nbdev-export makes of nbs/ (changes nothing in the working tree)
 check-export: $(STAMP)

@@ -4,11 +4,12 @@
 
 # %% ../nbs/06a_store.ipynb #98661a27
 from __future__ import annotations
-import errno, fcntl, hashlib, json, os, zlib
+import errno, hashlib, json, os, zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 import numpy as np, torch
 from fastcore.basics import patch
+from filelock import FileLock, Timeout
 from .core import check_choice
 
 # %% auto #0
@@ -210,18 +211,23 @@ def _write_at(fd:int, data, offset:int):
         if n == 0: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view, offset = view[n:], offset + n
 
+def _holder(note:Path)->str:
+    "Who writes a rank, from the note its lock holder leaves beside the lock"
+    try: return note.read_text().strip() or 'another process'
+    except OSError: return 'another process'
+
 class StoreWriter:
     "Appends records for one rank of a `FeatureStore`; use through `store.writer(rank)`"
     def __init__(self, store:FeatureStore, rank:int=0):
         self.store, self.rank = store, rank
-        self._lock = os.open(store.path/f".lock-r{rank:03d}", os.O_RDWR | os.O_CREAT, 0o644)
-        try: fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            who = os.pread(self._lock, 64, 0).decode(errors='replace').strip() or 'another process'; os.close(self._lock)
-            raise StoreError(f"rank {rank} of the feature store at {store.path} is being written by {who}; wait for it to finish "
+        # filelock: flock on Linux and macOS, LockFileEx on Windows (both die with the process), a pid marker where neither works
+        self._lock, note = FileLock(store.path/f".lock-r{rank:03d}", timeout=0, thread_local=False), store.path/f".writer-r{rank:03d}"
+        try: self._lock.acquire()
+        except Timeout:
+            raise StoreError(f"rank {rank} of the feature store at {store.path} is being written by {_holder(note)}; wait for it to finish "
                              "(preloading resumes where it stopped) or preload into another folder") from None
         try:
-            os.ftruncate(self._lock, 0); os.pwrite(self._lock, f"pid {os.getpid()}".encode(), 0)
+            note.write_text(f"pid {os.getpid()}")
             jf = store._journal_file(rank)
             entries, end = _read_journal(jf) if jf.exists() else ([], 0)
             self._journal, self._jend = os.open(jf, os.O_WRONLY | os.O_CREAT, 0o644), end
@@ -234,11 +240,11 @@ class StoreWriter:
                 if int(g.stem.split('-')[1]) > self.shard: g.unlink()
             store.reload()
         except OSError as e:
-            os.close(self._lock)
+            self._lock.release()
             if e.errno not in _FULL: raise
             raise StoreError(f"cannot write to the feature store at {store.path}: {os.strerror(e.errno)} ({_FULL[e.errno]}); free space and run preload again") from e
         except BaseException:  # e.g. a damaged journal: give the lock back before the error goes up
-            os.close(self._lock); raise
+            self._lock.release(); raise
 
     def write(self,
               keys:Sequence[str], # Item ids, one per batch element
@@ -293,7 +299,7 @@ class StoreWriter:
 
     def close(self):
         os.close(self._journal)
-        fcntl.flock(self._lock, fcntl.LOCK_UN); os.close(self._lock)
+        self._lock.release()
         self.store.reload()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()

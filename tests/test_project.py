@@ -40,6 +40,11 @@ def test_version_is_dynamic_from_package():
     assert PYPROJECT['tool']['setuptools']['dynamic']['version'] == {'attr': 'fpt_kit.__version__'}
     assert re.fullmatch(r'\d+\.\d+\.\d+', fpt_kit.__version__)
 
+def test_package_data_names_shipped_files():
+    "Every package-data pattern matches files (a pattern that matches nothing ships nothing; tests/test_wheel.py builds the wheel)"
+    for pkg, globs in PYPROJECT['tool']['setuptools']['package-data'].items():
+        for g in globs: assert list((ROOT/pkg).glob(g)), f"package-data {pkg}: {g!r} matches no file"
+
 def _first_python_block(text:str)->str: return re.search(r"```python\n(.*?)```", text, re.S)[1]
 
 def test_readme_first_example_runs_as_written(tmp_path):
@@ -54,3 +59,28 @@ def test_readme_first_example_runs_as_written(tmp_path):
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'PREDICTED grade' in r.stdout, r.stdout[-2000:]
+
+_NO_FCNTL = """
+import os, sys, tempfile
+sys.modules['fcntl'] = None  # as on Windows: `import fcntl` fails
+import torch, fpt_kit
+from fpt_kit.store import FeatureStore
+print('PID', os.getpid())
+store = FeatureStore(tempfile.mkdtemp(), dict(arch='t'), (1, 1, 1, 2))
+with store.writer() as w:
+    try: store.writer(); print('SECOND WRITER ADMITTED')
+    except ValueError as e: print('REFUSED', e)
+    w.write(['a'], torch.ones(1, 1, 1, 1, 2), torch.ones(1, 1, 1, 1, 2))
+with store.writer() as w: w.write(['b'], torch.ones(1, 1, 1, 1, 2), torch.ones(1, 1, 1, 1, 2))
+print('STORED', sorted(FeatureStore(store.path).keys()))
+"""
+
+def test_imports_and_writes_a_store_without_fcntl(tmp_path):
+    "No fcntl at import time (Windows has none); the store's writer lock still refuses a second writer, and is released on close"
+    import os, subprocess, sys
+    r = subprocess.run([sys.executable, '-c', _NO_FCNTL], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, 'HF_HUB_OFFLINE': '1', 'PYTHONPATH': str(ROOT), 'PYTHONWARNINGS': 'ignore'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    pid = r.stdout.split('PID ')[1].split()[0]
+    assert "REFUSED rank 0 of the feature store at" in r.stdout and f'is being written by pid {pid};' in r.stdout, r.stdout
+    assert "STORED ['a', 'b']" in r.stdout, r.stdout

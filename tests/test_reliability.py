@@ -15,6 +15,7 @@ from fpt_kit.data.io import to_uint8
 from fpt_kit.store import StoreError, FORMAT_VERSION
 from fpt_kit.preload import preload, check_store
 from fpt_kit.data.core import hash_items
+from fpt_kit.test_utils import toy_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(embed_dim=64, depth=2, num_heads=4)  # LPM width 64, 4 heads; side width 8
@@ -22,14 +23,8 @@ DATA = FPTData(lpm_size=64, side_size=32)
 ARCH = 'vit_tiny_patch16_224'
 
 def write_dataset(root:Path, classes=('dim', 'bright'), n=(4, 2, 1), size=48, seed=0)->Path:
-    "root/{train,val,test}/<class>/<i>.png: noisy images whose brightness tells the class"
-    rng = np.random.default_rng(seed)
-    for split, k in zip(('train', 'val', 'test'), n):
-        for ci, c in enumerate(classes):
-            for i in range(k):
-                a = np.clip(60 + 100 * ci + rng.normal(0, 20, (size, size, 3)), 0, 255).astype(np.uint8)
-                p = root/split/c/f"{i}.png"; p.parent.mkdir(parents=True, exist_ok=True); Image.fromarray(a).save(p)
-    return root
+    "root/{train,val,test}/<class>/<i>.png: noisy images whose brightness tells the class (`toy_dataset`, this file's small defaults)"
+    return toy_dataset(root, *n, size=size, seed=seed, classes=classes)
 
 def learner(dls, **kwargs):
     return fpt_learner(dls, ARCH, pretrained=False, model_kwargs=TINY, **kwargs)

@@ -18,7 +18,7 @@ from ..core import check_choice, check_range
 
 # %% auto #0
 __all__ = ['POS_RESAMPLE', 'keep_count', 'token_importance', 'gather_tokens', 'reference_pos_embed', 'set_lpm_size', 'create_lpm',
-           'FrozenBackbone', 'reference_selection']
+           'FrozenBackbone']
 
 # %% ../../nbs/02_models.backbone.ipynb #41ae2e53
 def _min_ratio(n_tokens:int)->float:
@@ -347,22 +347,6 @@ def token_scores(self:FrozenBackbone,
     with torch.no_grad(), self._capturing('scores', self.n_tokens) as c:
         self._run(x)
         return torch.stack(c['scores'])  # (L, B, H, N)
-
-# %% ../../nbs/02_models.backbone.ipynb #502b8da4
-def reference_selection(model:nn.Module, # timm ViT
-                        x:torch.Tensor, # Images
-                        n_keep:int, # Tokens kept per head
-                        rule:str='global', # 'global' or 'cls'
-                       )->list[torch.Tensor]:
-    "Brute force, for tests: top-`n_keep` indices per block from full attention maps of timm's non-fused path"
-    from timm.utils import AttentionExtract
-    fused = [b.attn.fused_attn for b in model.blocks]
-    try:
-        for b in model.blocks: b.attn.fused_attn = False
-        maps = AttentionExtract(model, method='hook')(x)  # {name: (B, H, N, N)}
-    finally:
-        for b, f in zip(model.blocks, fused): b.attn.fused_attn = f
-    return [(a.mean(2) if rule == 'global' else a[:, :, 0]).topk(n_keep, -1).indices for a in maps.values()]
 
 # %% ../../nbs/02_models.backbone.ipynb #471ab833
 @patch
