@@ -17,3 +17,8 @@ from .metrics import AUC, auc_score, QuadraticKappa, fpt_metrics, ppe, pme
 from .methods import METHODS, Method, MethodOptions, register_method, get_method, methods_table
 from .baselines import BASELINES, build_baseline, register_baseline, PromptOptions, AdapterOptions, LoRAOptions
 from .learner import FPTLearner, fpt_learner
+# viz: the capture and the figures; importing them adds FPTLearner.capture_attention / show_tokens / show_prompt_attention /
+# show_training. The widgets (fpt_kit.viz.widgets) and attributions (fpt_kit.viz.attributions) import ipywidgets and captum
+# and stay out of `import fpt_kit`.
+from .viz.capture import AttentionData, attention_data, denormalise, tokens_to_grid
+from .viz.figures import overlay_figure, token_figure, token_grid_figure, prompt_attention_figure, token_ratio_figure, recorder_figure

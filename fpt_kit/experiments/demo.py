@@ -16,7 +16,9 @@ from ..models.fpt import FPTConfig
 from ..models.lpm import shipped_lpm
 from ..learner import fpt_learner
 from ..methods import get_method
-from .. import bench, viz
+from .. import bench
+from ..viz.capture import attention_data
+from ..viz.figures import recorder_figure, token_figure, prompt_attention_figure
 
 # %% auto #0
 __all__ = ['NAMES', 'DemoSetup', 'train_method', 'summarise', 'run_demo', 'results_figure', 'write_report']
@@ -132,11 +134,11 @@ def results_figure(rows:pd.DataFrame)->go.Figure:
 
 def write_report(path:Path, summary:pd.DataFrame, rows:pd.DataFrame, learners:dict, items:pd.DataFrame, n_images:int=3):
     "Write the demo's HTML report"
-    figs = [results_figure(rows)] + [viz.recorder_figure(l, title=f"Training: {NAMES.get(m, m)}") for m, l in learners.items()]
+    figs = [results_figure(rows)] + [recorder_figure(l, title=f"Training: {NAMES.get(m, m)}") for m, l in learners.items()]
     if 'fpt' in learners:
         for p in list(items.path[items.split == 'valid'].iloc[::max(1, (items.split == 'valid').sum() // n_images)][:n_images]):
-            ad = viz.attention_data(learners['fpt'], p)
-            figs += [viz.token_figure(ad, layer=ad.scores.shape[0] - 1), viz.prompt_attention_figure(ad, layer=ad.scores.shape[0] - 1)]
+            ad = attention_data(learners['fpt'], p)
+            figs += [token_figure(ad, layer=ad.scores.shape[0] - 1), prompt_attention_figure(ad, layer=ad.scores.shape[0] - 1)]
     parts = [f.to_html(full_html=False, include_plotlyjs=i == 0) for i, f in enumerate(figs)]
     html = ("<html><head><meta charset='utf-8'><title>fpt_kit demo</title></head><body style='font-family:sans-serif'>"
             "<h1>fpt_kit demo</h1>" + summary.round(4).to_html() + ''.join(parts) + "</body></html>")

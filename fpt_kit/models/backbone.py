@@ -296,9 +296,11 @@ def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
     q, k, v = out.reshape(B, N, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, N, dh) each
     q, k = attn.q_norm(q), attn.k_norm(k)
     mode, n_keep = self._caps['mode'], self._caps['n_keep']
-    if mode == 'scores' or n_keep < N:
+    if mode != 'kv' or n_keep < N:
         score = token_importance(q, k, attn.scale, self.token_rule, self.chunk_size)  # (B, H, N)
-        if mode == 'scores': self._caps['scores'].append(score); return
+        if mode != 'kv': self._caps['scores'].append(score)  # 'scores', and 'scores_kv': the scores and every token's K, V
+        if mode == 'scores': return
+    if n_keep < N:
         idx = score.topk(n_keep, dim=-1).indices  # (B, H, k)
         k, v = gather_tokens(k, idx), gather_tokens(v, idx)  # (B, H, k, dh)
     else: idx = torch.arange(N, device=out.device).expand(B, attn.num_heads, N)
@@ -342,11 +344,13 @@ def forward(self:FrozenBackbone,
 @patch
 def token_scores(self:FrozenBackbone,
                  x:torch.Tensor, # High-resolution images (B, C, img_size, img_size), normalised
-                )->torch.Tensor:
-    "Importance of every token for every extracted block and head, (L, B, H, N): what selection ranks"
-    with torch.no_grad(), self._capturing('scores', self.n_tokens) as c:
+                 return_kv:bool=False, # Also return the keys and values of every token (L, B, H, N, dh), from the same pass
+                ):
+    "Importance of every token for every extracted block and head, (L, B, H, N): what selection ranks (or `(scores, k, v)`)"
+    with torch.no_grad(), self._capturing('scores_kv' if return_kv else 'scores', self.n_tokens) as c:
         self._run(x)
-        return torch.stack(c['scores'])  # (L, B, H, N)
+        scores = torch.stack(c['scores'])  # (L, B, H, N)
+        return (scores, torch.stack(c['k']), torch.stack(c['v'])) if return_kv else scores
 
 # %% ../../nbs/02_models.backbone.ipynb #471ab833
 @patch

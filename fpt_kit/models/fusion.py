@@ -10,7 +10,7 @@ from torch import nn
 from ..core import check_range
 
 # %% auto #0
-__all__ = ['cross_attention', 'FusionModule']
+__all__ = ['attention_weights', 'cross_attention', 'FusionModule']
 
 # %% ../../nbs/04_models.fusion.ipynb #acfd157a
 def _attention_dtype(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor):
@@ -23,15 +23,27 @@ def _fold(t:torch.Tensor, layer_major:bool)->torch.Tensor:
     "(L, B, H, n, dh) -> (L*B, H, n, dh) if `layer_major`, else (B*L, H, n, dh): a view when memory allows"
     return (t if layer_major else t.transpose(0, 1)).reshape(-1, *t.shape[2:])
 
+def attention_weights(q:torch.Tensor, # Queries (..., P, dh)
+                      k:torch.Tensor, # Keys (..., k, dh), in q's dtype
+                      scale:float, # Attention scale, usually dh**-0.5
+                     )->torch.Tensor:
+    "Softmax attention weights of the queries over the keys, (..., P, k) in float32"
+    return ((q @ k.transpose(-2, -1)) * scale).float().softmax(-1)
+
 def cross_attention(q:torch.Tensor, # Queries (L, B, H, P, dh)
                     k:torch.Tensor, # Keys (L, B, H, k, dh), layer-first or a transposed batch-first tensor
                     v:torch.Tensor, # Values, like `k`
-                   )->torch.Tensor:
-    "Softmax attention of the prompts over the keys, all layers in one 4-D call: (L, B, H, P, dh), in q's dtype"
+                    scale:float|None=None, # Attention scale (None: dh**-0.5)
+                    return_weights:bool=False, # Also return the attention weights (L, B, H, P, k), float32
+                   ):
+    "Softmax attention of the prompts over the keys: (L, B, H, P, dh) in q's dtype, all layers in one 4-D call (or `(ctx, weights)`)"
     L, B = k.shape[:2]
     dt, lm = q.dtype, not k.transpose(0, 1).is_contiguous()  # batch-first storage (a preloaded batch): fold as (B, L)
     q, k, v = _attention_dtype(q, k, v)
-    ctx = F.scaled_dot_product_attention(_fold(q, lm), _fold(k, lm), _fold(v, lm))  # (L*B or B*L, H, P, dh)
+    if return_weights:  # the explicit path (timm's non-fused one): same queries, keys and scale, and the weights are kept
+        w = attention_weights(q, k, q.shape[-1] ** -0.5 if scale is None else scale)  # (L, B, H, P, k)
+        return (w.to(v.dtype) @ v).to(dt), w
+    ctx = F.scaled_dot_product_attention(_fold(q, lm), _fold(k, lm), _fold(v, lm), scale=scale)  # (L*B or B*L, H, P, dh)
     ctx = ctx.view(L, B, *ctx.shape[1:]) if lm else ctx.view(B, L, *ctx.shape[1:]).transpose(0, 1)
     return ctx.to(dt)
 
@@ -61,6 +73,7 @@ class FusionModule(nn.Module):
         if not prompt_proj and prompt_dim != lpm_dim:
             raise ValueError(f"prompt_proj=False needs prompt_dim=lpm_dim={lpm_dim}: prompts of width {prompt_dim} cannot query {lpm_dim}-wide keys")
         self.num_heads, self.residual_in_lpm = num_heads, prompt_dim == lpm_dim
+        self.scale = (lpm_dim // num_heads) ** -0.5  # 1/sqrt(d_h), as the LPM's own attention; both attention paths read it
         self.prompts = nn.Parameter(torch.empty(n_layers, n_prompts, prompt_dim))  # (L, P, prompt_dim)
         nn.init.normal_(self.prompts, std=1e-6)
         self.norm = nn.LayerNorm(prompt_dim) if prompt_norm else nn.Identity()
@@ -82,22 +95,17 @@ class FusionModule(nn.Module):
     def forward(self,
                 k:torch.Tensor, # Selected keys (L, B, H, k, dh)
                 v:torch.Tensor, # Selected values (L, B, H, k, dh)
-               )->torch.Tensor:
-        "Fused prompts (L, B, P, d_s)"
+                return_attention:bool=False, # Also return the prompts' attention weights (L, B, H, P, k), float32
+               ):
+        "Fused prompts (L, B, P, d_s); with `return_attention`, `(fused, attention)` from one explicit-softmax pass"
         k, v = k.as_subclass(torch.Tensor), v.as_subclass(torch.Tensor)
         L, B, H, _, dh = k.shape
         if L != self.n_layers or H != self.num_heads or v.shape != k.shape:
             raise ValueError(f"keys {tuple(k.shape)} / values {tuple(v.shape)} do not fit this fusion module: it needs "
                              f"(L={self.n_layers}, B, H={self.num_heads}, k, dh) for both")
-        ctx = cross_attention(self.queries(B), k, v)  # (L, B, H, P, dh)
+        ctx = cross_attention(self.queries(B), k, v, self.scale, return_attention)  # (L, B, H, P, dh)
+        if return_attention: ctx, attn = ctx  # and (L, B, H, P, k)
         ctx = ctx.transpose(2, 3).reshape(L, B, self.n_prompts, H * dh)  # (L, B, P, d)
         p = self.prompts[:, None].to(ctx.dtype)  # (L, 1, P, prompt_dim)
-        out = self.out_proj(ctx + p) if self.residual_in_lpm else self.out_proj(ctx) + p  # (L, B, P, d_s)
-        return self.drop(out)
-
-    def attention(self,
-                  k:torch.Tensor, # Selected keys (L, B, H, k, dh)
-                 )->torch.Tensor:
-        "The prompts' attention over the selected tokens, (L, B, H, P, k): what the prompt-attention views show"
-        q = self.queries(k.shape[1]).float()
-        return ((q @ k.as_subclass(torch.Tensor).float().transpose(-2, -1)) * q.shape[-1] ** -0.5).softmax(-1)
+        out = self.drop(self.out_proj(ctx + p) if self.residual_in_lpm else self.out_proj(ctx) + p)  # (L, B, P, d_s)
+        return (out, attn) if return_attention else out
