@@ -7,19 +7,17 @@ from __future__ import annotations
 import dataclasses, math, statistics, time, weakref
 from collections import Counter
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal, Sequence
-import pandas as pd, timm, torch
+from dataclasses import dataclass
+from typing import Literal
+import pandas as pd, torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-from .core import check_choice, check_range, count_params, get_device, seeded
-from .models.fpt import FPTConfig, FPTModel, build_fpt
+from .core import check_choice, check_range, get_device, seeded
+from .models.fpt import FPTConfig, FPTModel
 from .methods import METHODS, get_method
-import fpt_kit.baselines  # registers the Table 1 baselines
-from .metrics import ppe, pme
+import fpt_kit.baselines  # noqa: F401 (registers the Table 1 baselines)
 
 # %% auto #0
 __all__ = ['Experiment', 'experiment', 'bench_model', 'bench_batch', 'attention_mode', 'TensorMemoryTracker', 'memory_breakdown',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb #c260de44
 from __future__ import annotations
-import contextlib, dataclasses, inspect, json, math, os, sys, tempfile, time, warnings
+import contextlib, dataclasses, inspect, json, os, sys, time, warnings
 from pathlib import Path
 import pandas as pd, torch
 from fastcore.basics import defaults
@@ -13,9 +13,9 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import rank_distrib, num_distrib, distrib_barrier, set_seed
 import fpt_kit
-from .core import check_choice, check_range, get_device, progress, interactive_output
+from .core import check_choice, check_range, progress, interactive_output
 from .data.io import load_image, parse_scale, value_range, image_files
-from .data.core import (FPTData, SPLITS, fpt_dls, empty_dls, image_stats, hash_items, file_hash, dataset_scale, duplicate_conflicts,
+from .data.core import (FPTData, SPLITS, fpt_dls, image_stats, hash_items, dataset_scale, duplicate_conflicts,
                                describe_group, case_variants, _CONFLICTS)
 from .data.recipes import Recipe, dataset_items, has_split, load_recipe
 from .models.fpt import FPTConfig
@@ -24,7 +24,7 @@ from .preload import preload as preload_items, preloaded_dls
 from .learner import fpt_learner
 from .methods import Method, METHODS, get_method
 from .store import StoreError
-from .runs import RUN_FILES, strict_json, load_run, run_items, _check_out, _write, _file_digest, _out_folder, _save_run
+from .runs import strict_json, load_run, run_items, _write, _file_digest, _out_folder, _save_run
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'command', 'demo', 'pretrain_lpm', 'preload', 'check', 'train', 'evaluate',

@@ -231,7 +231,7 @@ def _(ws):
 
 @case('interrupted_training_keeps_best', 'Ctrl-C (SIGINT) during training', 'interrupted; the best epoch so far', 'is saved in')
 def _(ws):
-    import signal, subprocess, time
+    import signal, subprocess
     out = ws.root/'r_int'
     cmd = [sys.executable, '-m', 'fpt_kit.cli', 'train', str(ws.ds), '--out', str(out), '--epochs', '200', '--bs', '2', '--root', str(ws.root/'cache_int')] + ws.lpm
     pr = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'HF_HUB_OFFLINE': '1'})

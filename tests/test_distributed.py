@@ -1,8 +1,7 @@
 """Two CPU processes started by `accelerate launch` (its multi-GPU launcher, which is torchrun, runs CPU processes on gloo
 when there is no GPU): sharded preloading into one store, then data-parallel training with fastai's distrib_ctx. The run folder must hold a complete store, a trained model, and metrics over the whole split."""
-import json, os, shutil, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
-import pytest, torch
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]

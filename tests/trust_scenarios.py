@@ -7,7 +7,7 @@
    the LPM computes on the image as it is now (0.001 = fp16 rounding; several units = features of another image).
 2. a CT slice (pydicom's CT_small.dcm) as DICOM, 16-bit PNG and 16-bit TIFF: grey levels of the views that fpt_dls
    builds from it (the training path)."""
-import os, shutil, sys, tempfile, time, warnings
+import os, shutil, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pydicom, tifffile, torch
 from PIL import Image

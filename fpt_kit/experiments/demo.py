@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib, json, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import pandas as pd
 import plotly.graph_objects as go
-from ..core import count_params, seeded, cache_dir
+from ..core import count_params, seeded
 from ..data.synth import make_synthetic, FundusStyle
 from ..data.core import FPTData, fpt_dls, folder_items, image_stats
 from ..models.fpt import FPTConfig

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 import torch
 from torch import nn
-from ..core import check_literals, check_range, get_device, count_params
+from ..core import check_literals, check_range, get_device
 from .backbone import FrozenBackbone
 from .side import SideViT
 from .fusion import FusionModule
