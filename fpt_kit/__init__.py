@@ -16,3 +16,4 @@ from .preload import preloaded_dls  # (the function `preload` stays in fpt_kit.p
 from .metrics import AUC, auc_score, QuadraticKappa, fpt_metrics, ppe, pme
 from .baselines import BASELINES, build_baseline
 from .learner import FPTLearner, fpt_learner, METHODS
+from . import show  # names nothing new: it teaches fastai's show_batch, show_results and plot_top_losses FPT's online and preloaded batches

@@ -5,11 +5,12 @@
 # %% ../../nbs/01e_data.recipes.ipynb #d4a27cf8
 from __future__ import annotations
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd
 from ..core import assets_path, check_choice
-from .core import FPTData, fpt_dls, folder_items, csv_items, class_folder_items, _SPLIT_NAMES
+from .items import folder_items, csv_items, class_folder_items, _SPLIT_NAMES
+from .core import FPTData, fpt_dls
 
 # %% auto #0
 __all__ = ['dataset_items', 'has_split', 'Recipe', 'list_recipes', 'load_recipe', 'recipe_dls']
