@@ -22,3 +22,4 @@ from .learner import FPTLearner, fpt_learner
 # and stay out of `import fpt_kit`.
 from .viz.capture import AttentionData, attention_data, denormalise, tokens_to_grid
 from .viz.figures import overlay_figure, token_figure, token_grid_figure, prompt_attention_figure, token_ratio_figure, recorder_figure
+from . import show  # names nothing new: it teaches fastai's show_batch, show_results and plot_top_losses FPT's online and preloaded batches

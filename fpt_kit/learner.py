@@ -21,13 +21,15 @@ import fastai.distributed  # adds Learner.distrib_ctx / to_distributed (multi-GP
 from fastai.torch_core import params
 from fastai.torch_core import TensorCategory
 from fastcore.basics import patch
+from fastcore.foundation import L
+from fastcore.xtras import ContextManagers
 from safetensors import SafetensorError
 from safetensors.torch import save_file, load_file
 from .core import check_choice, check_range
 from .data.core import FPTData, FPTDataLoaders
 from .models.fpt import FPTConfig, FPTModel
 from .store import FeatureStore
-from .preload import preload, preloaded_dls, check_store, check_features
+from .preload import preload, preloaded_dls, check_store, check_features, JoinFeatures
 from .metrics import fpt_metrics
 from .methods import Method, VIEWS, get_method
 import fpt_kit.baselines  # registers the Table 1 baselines
@@ -99,11 +101,13 @@ class DataGuard(Callback):
     "Refuse DataLoaders that do not fit the model (classes, feature store); stop at a non-finite loss"
     order = -5
     def before_fit(self):
+        if not isinstance(self.dls, FPTDataLoaders):
+            raise TypeError(f"the learner's DataLoaders are a {type(self.dls).__name__}, not FPTDataLoaders; build them with fpt_dls (or preloaded_dls)")
         c, n = getattr(self.dls, 'c', None), _n_out(self.learn.model)
         if c is not None and n is not None and c != n:
             raise ValueError(f"the DataLoaders have {c} classes ({list(self.dls.vocab)}) but the model's head has {n} outputs; "
                              "build a learner for these DataLoaders (fpt_learner(dls, ...))")
-        store, model = getattr(self.dls, 'store', None), getattr(self.learn.model, 'module', self.learn.model)
+        store, model = self.dls.store, getattr(self.learn.model, 'module', self.learn.model)
         if store is not None and isinstance(model, FPTModel):
             check_store(store, model.backbone, self.dls.fpt_data)
             check_features(store, self.dls.items)
@@ -119,7 +123,7 @@ class OffloadLPM(Callback):
     order = 0  # after TrainEvalCallback has moved the model to the device
     def before_fit(self):
         model, dev = getattr(self.learn.model, 'module', self.learn.model), self.dls.device
-        self.moved = (isinstance(model, FPTModel) and getattr(self.dls, 'store', None) is not None
+        self.moved = (isinstance(model, FPTModel) and self.dls.store is not None
                       and dev is not None and torch.device(dev).type == 'cuda')
         if self.moved: model.backbone.cpu(); torch.cuda.empty_cache()
     def after_fit(self):
@@ -178,9 +182,9 @@ class FPTLearner(Learner):
     @property
     def online_dls(self)->FPTDataLoaders:
         "The image DataLoaders (what predict and export use), whether or not training reads a feature store"
-        return getattr(self.dls, 'online', None) or self.dls
+        return self.dls if self.dls.online is None else self.dls.online
     @property
-    def is_preloaded(self)->bool: return getattr(self.dls, 'store', None) is not None
+    def is_preloaded(self)->bool: return self.dls.store is not None
     @property
     def history(self)->pd.DataFrame:
         "One row per trained epoch of the last fit (epoch, train_loss, valid_loss, metrics, seconds)"
@@ -195,17 +199,22 @@ class FPTLearner(Learner):
 
     def validation_context(self, cbs=None, inner=False):
         "fastai's context for validate/get_preds, entered so that a callback refusing in `before_fit` releases what was entered"
-        return _EnterSafely(super().validation_context(cbs=cbs, inner=inner))
+        return _EnterSafely(super().validation_context(cbs=cbs, inner=inner).default)
 
-class _EnterSafely:
-    "Wrap a context manager whose `__enter__` can fail half-way: exit what it entered (fastai's learner lock among them), then raise"
-    def __init__(self, cm): self.cm = cm
+    def get_preds(self, ds_idx=1, dl=None, with_input=False, reorder=True, cbs=None, **kwargs):
+        "fastai's `get_preds`; preloaded inputs (`with_input`) keep K and V layer-first, joined along their batch axis (`JoinFeatures`)"
+        if with_input and self.is_preloaded:
+            if getattr(dl, 'shuffle', False): raise ValueError("get_preds(with_input=True) on preloaded batches needs an unshuffled DataLoader: pass dl.new(shuffle=False)")
+            reorder = False  # unshuffled: in dataset order already (fastai would reorder K and V along their layer axis)
+        return super().get_preds(ds_idx, dl, with_input=with_input, reorder=reorder, cbs=L(cbs) + [JoinFeatures()], **kwargs)
+
+class _EnterSafely(ContextManagers):
+    "fastai's `ContextManagers`, but one whose `__enter__` fails half-way exits what it entered (the learner's lock among them), then raises"
     def __enter__(self):
-        try: return self.cm.__enter__()
+        try: return super().__enter__()
         except BaseException:
-            self.cm.__exit__(*sys.exc_info())
+            self.__exit__(*sys.exc_info())
             raise
-    def __exit__(self, *exc): return self.cm.__exit__(*exc)
 
 # %% ../nbs/09_learner.ipynb #9a41abee
 @patch
@@ -294,7 +303,7 @@ def evaluate(self:FPTLearner,
 @patch
 def export(self:FPTLearner, fname='export.pkl', **kwargs):
     "fastai export (pickle) from the image DataLoaders: no store, no items, no absolute paths"
-    dls, self.dls = self.dls, self.online_dls
+    dls, self.dls = self.dls, self.online_dls.replace(items=None, test_items=None)  # (fastai's export keeps the rest, empty: new_empty)
     try: super(FPTLearner, self).export(fname, **kwargs)
     finally: self.dls = dls
 
@@ -381,9 +390,9 @@ def fpt_learner(dls:FPTDataLoaders, # From `fpt_dls` (or `preloaded_dls`)
         raise ValueError(f"cfg has lpm_size={cfg.lpm_size}, side_size={cfg.side_size} but the DataLoaders make {data.lpm_size} / {data.side_size} px views; use one size for both")
     model = m.build(arch, n_out, cfg, img_size=data.lpm_size, pretrained=pretrained, weights=weights, **dict(model_kwargs or {}))
     model.method = m.name  # the learner, its checkpoints and its run folders name the method that built the model
-    recipe = getattr(dls, 'recipe', None)
+    recipe = dls.recipe
     if lr is None: lr = recipe.lr if recipe is not None else m.lr or 1e-3
-    if graded is None: graded = bool(getattr(recipe, 'graded', False))
+    if graded is None: graded = recipe is not None and recipe.graded
     learn = FPTLearner(dls, model, loss_func=loss_func or CrossEntropyLossFlat(), opt_func=opt_func or partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8),
                        lr=lr, splitter=fpt_splitter, metrics=fpt_metrics(n_out, graded=graded) if metrics is None else metrics, wd=wd,
                        wd_bn_bias=True, train_bn=False, cbs=[FrozenGuard(), DataGuard(), OffloadLPM(), EpochHistory()] + list(cbs or []), **kwargs)

@@ -10,18 +10,20 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastai.data.core import Datasets, DataLoaders, TfmdDL
-from fastai.data.transforms import ColReader, Categorize, ToTensor
-from fastai.torch_core import TensorBase
+from fastai.callback.core import Callback, GatherPredsCallback
+from fastai.data.core import Datasets, TfmdDL
+from fastai.data.transforms import ColReader, ToTensor
+from fastai.torch_core import TensorBase, retain_type
 from fasttransform import Transform, DisplayedTransform
 from .core import cache_dir, check_range, check_choice, get_device, progress as progress_
-from .data.core import FPTData, FPTDataLoaders, PILImageLPM, LPMResize, check_items, seed_loaders, _splits, file_hash, hash_items
+from .data.items import check_items, file_hash, hash_items
+from .data.core import FPTData, FPTDataLoaders, PILImageLPM, LPMResize, view_dls
 from .models.backbone import FrozenBackbone
 from .store import FeatureStore, StoreError, FORMAT_VERSION, _diff
 
 # %% auto #0
 __all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'PreloadReport', 'preload',
-           'TensorFeatures', 'StoreLookup', 'LayerFirst', 'check_features', 'preloaded_dls']
+           'TensorFeatures', 'StoreLookup', 'LayerFirst', 'JoinFeatures', 'check_features', 'preloaded_dls']
 
 # %% ../nbs/06b_preload.ipynb #fa5a00fd
 RESIZE_RULE = 'squash-bilinear-antialias' # How LPMResize prepares the LPM view (part of the fingerprint)
@@ -36,7 +38,7 @@ def feature_fingerprint(backbone:FrozenBackbone, # The frozen LPM
     cfg = getattr(backbone.model, 'pretrained_cfg', {}) or {}
     return dict(format=FORMAT_VERSION, arch=cfg.get('architecture', type(backbone.model).__name__), tag=cfg.get('tag'),
                 weights=backbone.weights_digest(), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE,
-                scale=data.to_dict()['scale'], mean=data.mean, std=data.std, keys='sha256 of the image file',
+                **{k: data.to_dict()[k] for k in ('scale', 'mean', 'std')}, keys='sha256 of the image file',
                 pos_resample=getattr(backbone, 'pos_resample', None), layers=list(backbone.layers), token_ratio=backbone.token_ratio, token_rule=backbone.token_rule,
                 n_keep=backbone.n_keep, dtype=dtype)
 
@@ -137,7 +139,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
 
 # %% ../nbs/06b_preload.ipynb #117973bf
 class TensorFeatures(TensorBase):
-    "Stored keys or values of one item (L, H, k, dh); a batch is (B, L, H, k, dh) until `LayerFirst`"
+    "Stored keys or values of one item (L, H, k, dh); a batch is (B, L, H, k, dh) until `LayerFirst`, and again once decoded"
 
 class _RecordReader:
     "An image file's (K, V) record, found by the file's content hash as it is now (a one-record cache, per worker)"
@@ -157,9 +159,19 @@ class StoreLookup(Transform):
     def encodes(self, path:str): return TensorFeatures(self.reader(path)[self.part])
 
 class LayerFirst(DisplayedTransform):
-    "Batch transform: stored features (B, L, H, k, dh) -> (L, B, H, k, dh), kept in the store's dtype"
+    "Batch transform: stored features (B, L, H, k, dh) -> (L, B, H, k, dh), kept in the store's dtype; decoding puts the batch first again"
     order = 1
     def encodes(self, x:TensorFeatures): return x.transpose(0, 1)
+    def decodes(self, x:TensorFeatures): return x.transpose(0, 1)
+
+class JoinFeatures(Callback):
+    "With `get_preds(with_input=True)` on preloaded batches, join K and V along their batch axis (1), where fastai would join them along 0"
+    order = GatherPredsCallback.order - 1  # before fastai joins the gathered inputs
+    def after_validate(self):
+        gp = getattr(self.learn, 'gather_preds', None)
+        xs = getattr(gp, 'inputs', None) if getattr(gp, 'with_input', False) else None
+        if not xs or not any(isinstance(t, TensorFeatures) for t in xs[0]): return
+        gp.inputs = [tuple(retain_type(torch.cat([b[i] for b in xs], dim=int(isinstance(t, TensorFeatures))), t) for i, t in enumerate(xs[0]))]
 
 def check_features(store:FeatureStore, # A feature store
                    items:pd.DataFrame, # Items that will be read from it (path column)
@@ -177,28 +189,23 @@ def check_features(store:FeatureStore, # A feature store
     return items
 
 # %% ../nbs/06b_preload.ipynb #61b26523
-def preloaded_dls(dls:DataLoaders, # Online DataLoaders from `fpt_dls` (views ('side', 'lpm'))
+def preloaded_dls(dls:FPTDataLoaders, # Online DataLoaders from `fpt_dls` (views ('side', 'lpm'))
                   store:FeatureStore, # A store holding every item of `dls` (`preload`)
                   bs:int|None=None, # Batch size (default: that of `dls`)
                   backbone:FrozenBackbone|None=None, # The LPM the features are for: the store must have been made by it (`check_store`)
-                  **kwargs # Passed to fastai's `DataLoaders`
-                 )->DataLoaders:
-    "DataLoaders of (x_side, k, v, y): the side view from the images, K and V from `store`"
+                  **kwargs # Passed to fastai's `Datasets.dataloaders` (default: the device and loader processes of `dls`)
+                 )->FPTDataLoaders:
+    "DataLoaders of (x_side, k, v, y): the side view from the images (as `dls` read it), K and V from `store`"
     data = dls.fpt_data
     if data.views != ('side', 'lpm'): raise ValueError(f"preloaded_dls needs online DataLoaders with views ('side', 'lpm'), not {data.views}")
     if backbone is not None: check_store(store, backbone, data)
     fp = store.fingerprint
-    want = dict(lpm_size=data.lpm_size, load_size=data.max_load, mean=data.mean, std=data.std, resize=RESIZE_RULE, scale=data.to_dict()['scale'])
+    want = dict(lpm_size=data.lpm_size, load_size=data.max_load, resize=RESIZE_RULE, **{k: data.to_dict()[k] for k in ('mean', 'std', 'scale')})
     diff = {k: (fp.get(k), v) for k, v in want.items() if fp.get(k) != v}
     if diff: raise ValueError(f"the feature store at {store.path} was made for other data ({'; '.join(f'{k}: store {a!r}, data {b!r}' for k, (a, b) in diff.items())}); preload again for these DataLoaders")
     items, test_items = check_features(store, dls.items), check_features(store, dls.test_items)
     reader = _RecordReader(store)
-    vocab = list(dls.vocab)
-    tfms = [[ColReader('path'), data.view_creators()[0]], [ColReader('path'), StoreLookup(reader, 0)],
-            [ColReader('path'), StoreLookup(reader, 1)], [ColReader('label'), Categorize(vocab=vocab, sort=False)]]
-    dsets = Datasets(items, tfms, splits=_splits(items), n_inp=3)
-    kwargs = {'drop_last': False, 'num_workers': dls.num_workers, 'device': dls.device, **kwargs}
-    out = dsets.dataloaders(bs=bs or dls.bs, after_item=data.item_tfms() + [ToTensor()], after_batch=data.batch_tfms() + [LayerFirst()], **kwargs)
-    out = FPTDataLoaders(*out.loaders, path=out.path, device=out.device)
-    out.fpt_data, out.items, out.test_items, out.store, out.online = data, items, test_items, store, dls
-    return seed_loaders(out, getattr(dls, 'seed', None))  # the same shuffling as the online DataLoaders
+    out = view_dls(items, data, dls.vocab, features=[StoreLookup(reader, 0), StoreLookup(reader, 1)], bs=bs or dls.bs, after_batch=[LayerFirst()],
+                   seed=dls.seed, **{'num_workers': dls.num_workers, 'device': dls.device, **kwargs})  # the same shuffling as the online DataLoaders
+    out.test_items, out.store, out.online, out.recipe = test_items, store, dls, dls.recipe
+    return out
