@@ -42,15 +42,7 @@ def fpt_splitter(model:nn.Module)->list:
     if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)): model = model.module
     return model.trainable_groups() if hasattr(model, 'trainable_groups') else [params(model)]
 
-from fastai.distributed import DistributedDL
-
-@patch
-def _broadcast(self:DistributedDL, t, rank):
-    "Broadcast the index list `t` from `rank`: on CUDA for nccl (as fastai does), on the CPU for gloo (CPU processes)"
-    dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
-    t = torch.tensor(list(t), dtype=torch.long, device=dev)
-    torch.distributed.broadcast(t, rank)
-    return t.cpu().tolist()
+from . import _patches  # noqa: F401 (in force from here on: fastai's DistributedDL broadcasts on the CPU under gloo too)
 
 # %% ../nbs/09_learner.ipynb #5e8e7a70
 def _checksum(ts:Sequence[torch.Tensor])->torch.Tensor:
