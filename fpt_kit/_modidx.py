@@ -388,6 +388,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                            'fpt_kit/models/backbone.py'),
                                          'fpt_kit.models.backbone.FrozenBackbone.weights_digest': ( 'models.backbone.html#frozenbackbone.weights_digest',
                                                                                                     'fpt_kit/models/backbone.py'),
+                                         'fpt_kit.models.backbone._LastLayerCaptured': ( 'models.backbone.html#_lastlayercaptured',
+                                                                                         'fpt_kit/models/backbone.py'),
                                          'fpt_kit.models.backbone._check_vit': ( 'models.backbone.html#_check_vit',
                                                                                  'fpt_kit/models/backbone.py'),
                                          'fpt_kit.models.backbone._checkpoint_size': ( 'models.backbone.html#_checkpoint_size',
