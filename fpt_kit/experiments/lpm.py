@@ -25,7 +25,7 @@ from fastai.losses import BCEWithLogitsLossFlat
 from fastai.metrics import skm_to_fastai
 from fastai.optimizer import Adam
 from fastai.torch_core import TensorImage
-from ..core import check_range, get_device, seeded
+from ..core import get_device, seeded
 from ..data.synth import synthetic_corpus, FundusStyle
 
 # %% auto #0
@@ -91,7 +91,8 @@ class LesionCrops(Dataset):
         self.patch = images.shape[-1] // maps.shape[-1]
     def __len__(self): return self.n_batches * self.bs
     def __getitem__(self, k:int)->tuple[TensorImage, torch.Tensor]:
-        (i, j), rng = divmod(k, self.bs), np.random.default_rng((self.seed, k // self.bs))
+        i, j = divmod(k, self.bs)  # batch, place in the batch
+        rng = np.random.default_rng((self.seed, i))
         P, G, g = self.patch, self.maps.shape[-1], self.crop // self.patch
         n = rng.integers(0, len(self.images), self.bs)[j]
         oy, ox = rng.integers(0, G - g + 1, 2)
