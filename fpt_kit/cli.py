@@ -19,7 +19,7 @@ from .data.core import (FPTData, SPLITS, fpt_dls, image_stats, hash_items, datas
                                describe_group, case_variants, _CONFLICTS)
 from .data.recipes import Recipe, dataset_items, has_split, load_recipe
 from .models.fpt import FPTConfig
-from .models.lpm import shipped_lpm, pretrain_lpm as _pretrain_lpm, LPMRecipe, SHIPPED_LPM
+from .models.lpm import shipped_lpm, SHIPPED_LPM
 from .preload import preload as preload_items, preloaded_dls
 from .learner import fpt_learner
 from .methods import Method, METHODS, get_method
@@ -108,11 +108,12 @@ def demo(out:str='runs/demo', # Output folder: summary.csv, results.csv, report.
 @command
 def pretrain_lpm(out:str=None, # Weights file to write (default: the kit's shipped data/lpm file)
                   seed:int=0, # Seed of corpus, initialisation and batch order
-                  epochs:int=None, # Passes over the corpus (default: the recipe's)
+                  steps:int=None, # Optimiser steps (default: the recipe's)
                   n_images:int=None, # Corpus size (default: the recipe's)
                  ):
     "Pretrain the small synthetic-fundus LPM reproducibly from a seed (recipe, metrics and hash go in a JSON beside it)"
-    kw = {k: v for k, v in dict(seed=seed, epochs=epochs, n_images=n_images).items() if v is not None}
+    from fpt_kit.experiments.lpm import LPMRecipe, pretrain_lpm as _pretrain_lpm  # an experiment, outside the library core
+    kw = {k: v for k, v in dict(seed=seed, steps=steps, n_images=n_images).items() if v is not None}
     out = Path(out) if out else Path(fpt_kit.__file__).parent/'assets'/(SHIPPED_LPM + '.safetensors')
     rec = _pretrain_lpm(LPMRecipe(**kw), out)
     print(json.dumps(dict(weights=str(out), sha256=rec['sha256'], metrics=rec['metrics']), indent=1))

@@ -17,7 +17,7 @@ from fastai.callback.training import GradientClip
 from fastai.callback.tracker import TrackerCallback
 from fastai.losses import CrossEntropyLossFlat
 from fastai.optimizer import Adam
-import fastai.distributed  # adds Learner.distrib_ctx / to_distributed (multi-GPU and multi-process training)
+import fastai.distributed  # noqa: F401 - adds Learner.distrib_ctx / to_distributed (multi-GPU and multi-process training)
 from fastai.torch_core import params
 from fastai.torch_core import TensorCategory
 from fastcore.basics import patch
@@ -29,10 +29,10 @@ from .core import check_choice, check_range
 from .data.core import FPTData, FPTDataLoaders
 from .models.fpt import FPTConfig, FPTModel
 from .store import FeatureStore
-from .preload import preload, preloaded_dls, check_store, check_features, JoinFeatures
+from .preload import preload as preload_features, preloaded_dls, check_store, check_features, JoinFeatures
 from .metrics import fpt_metrics
 from .methods import Method, VIEWS, get_method
-import fpt_kit.baselines  # registers the Table 1 baselines
+import fpt_kit.baselines  # noqa: F401 (registers the Table 1 baselines)
 from fastcore.meta import delegates
 
 # %% auto #0
@@ -44,15 +44,7 @@ def fpt_splitter(model:nn.Module)->list:
     if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)): model = model.module
     return model.trainable_groups() if hasattr(model, 'trainable_groups') else [params(model)]
 
-from fastai.distributed import DistributedDL
-
-@patch
-def _broadcast(self:DistributedDL, t, rank):
-    "Broadcast the index list `t` from `rank`: on CUDA for nccl (as fastai does), on the CPU for gloo (CPU processes)"
-    dev = 'cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu'
-    t = torch.tensor(list(t), dtype=torch.long, device=dev)
-    torch.distributed.broadcast(t, rank)
-    return t.cpu().tolist()
+from . import _patches  # noqa: F401 (in force from here on: fastai's DistributedDL broadcasts on the CPU under gloo too)
 
 # %% ../nbs/09_learner.ipynb #5e8e7a70
 def _checksum(ts:Sequence[torch.Tensor])->torch.Tensor:
@@ -259,7 +251,7 @@ def preload(self:FPTLearner,
     if not isinstance(self.model, FPTModel): raise ValueError(f"preloading needs an FPT model; method={self.method!r} runs no frozen LPM to preload")
     dls = self.online_dls
     items = pd.concat([dls.items, dls.test_items], ignore_index=True)
-    store = preload(self.model.backbone, items, dls.fpt_data, root=root, dtype=dtype, bs=bs, device=dls.device,
+    store = preload_features(self.model.backbone, items, dls.fpt_data, root=root, dtype=dtype, bs=bs, device=dls.device,
                     num_workers=dls.num_workers if num_workers is None else num_workers, rank=rank, world_size=world_size, progress=progress)
     if switch: self.dls = preloaded_dls(dls, store, backbone=self.model.backbone)
     return store

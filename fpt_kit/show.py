@@ -33,7 +33,7 @@ def show_batch(x:OnlineInputs, y, samples, ctxs=None, max_n=10, nrows=None, ncol
     return ctxs
 
 @dispatch
-def show_batch(x:PreloadedInputs, y, samples, ctxs=None, max_n=10, **kwargs):
+def show_batch(x:PreloadedInputs, y, samples, ctxs=None, max_n=10, **kwargs):  # noqa: F811 (typedispatch: one more type)
     "Each item's side view titled with its label, as fastai shows images (stored keys and values are not images)"
     return show_batch(x[0], y, side_samples(samples), ctxs=ctxs, max_n=max_n, **kwargs)
 

@@ -4,20 +4,22 @@
 
 # %% ../../nbs/01a_data.io.ipynb #2c04c255
 from __future__ import annotations
-import argparse, os, struct, sys, threading, typing, warnings
+import os, struct, sys, threading, warnings
 from pathlib import Path
 from collections.abc import Iterable
-from typing import Literal
 import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, apply_windowing, get_decoder, pixel_array
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
-from ..core import check_choice, check_range
+from ..core import check_range
+from .intensity import ScaleName, SCALE_NAMES, Scale, to_uint8, check_scale, parse_scale, depth_range, LowRangeWarning
+from .intensity import _warned, _finite_range, _value_range, _levels
+_all_ = ['ScaleName', 'SCALE_NAMES', 'Scale', 'to_uint8', 'check_scale', 'parse_scale', 'depth_range', 'LowRangeWarning']  # also importable from here
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'ScaleName', 'SCALE_NAMES', 'Scale', 'image_files', 'to_uint8', 'check_scale',
-           'parse_scale', 'LowRangeWarning', 'is_dicom', 'load_image', 'depth_range', 'value_range']
+__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'image_files', 'is_dicom', 'load_image', 'value_range', 'ScaleName', 'SCALE_NAMES',
+           'Scale', 'to_uint8', 'check_scale', 'parse_scale', 'depth_range', 'LowRangeWarning']
 
 # %% ../../nbs/01a_data.io.ipynb #1bf18514
 IMAGE_EXTS = frozenset({'.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.dcm', '.dicom'})
@@ -45,109 +47,6 @@ def image_files(path:str|Path, # Folder to search
             suf = Path(f).suffix.lower()
             if suf in exts or (suf == '' and _has_dicm(Path(d)/f)): out.append(Path(d)/f)  # scanners often write DICOM without a suffix
     return sorted(out)
-
-# %% ../../nbs/01a_data.io.ipynb #a62a23a8
-def to_uint8(arr:np.ndarray, # Any real-valued array
-             lo:float, # Value that maps to 0
-             hi:float, # Value that maps to 255 (lo > hi inverts)
-            )->np.ndarray:
-    "Map `arr` linearly so that `lo` -> 0 and `hi` -> 255, rounded; values beyond saturate, NaN -> 0"
-    lo, hi = float(lo), float(hi)
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
-        raise ValueError(f"to_uint8 needs two different finite bounds, got lo={lo}, hi={hi}")
-    arr = np.asarray(arr)
-    src, out = arr.reshape(-1), np.empty(arr.shape, np.uint8)
-    dst, step, k = out.reshape(-1), 1 << 22, 255.0 / (hi - lo)
-    for i in range(0, src.size, step):
-        x = src[i:i + step].astype(np.float64)
-        x -= lo; x *= k
-        np.clip(x, 0, 255, out=x)
-        dst[i:i + step] = np.rint(np.nan_to_num(x, nan=0.0))
-    return out
-
-# %% ../../nbs/01a_data.io.ipynb #4566188d
-ScaleName = Literal['auto', 'bits', 'dtype', 'minmax']
-SCALE_NAMES = typing.get_args(ScaleName)
-Scale = ScaleName | tuple[float, float]
-
-def check_scale(scale, # One of `SCALE_NAMES`, or a window (lo, hi)
-               )->Scale:
-    "`scale` checked: one of `SCALE_NAMES`, or a window (lo, hi) of two different finite numbers, as floats"
-    if isinstance(scale, (tuple, list)):
-        ok = len(scale) == 2 and all(isinstance(s, (int, float, np.integer, np.floating)) and not isinstance(s, bool)
-                                     and np.isfinite(s) for s in scale)
-        if not ok or scale[0] == scale[1]:
-            raise ValueError(f"scale={scale!r} must be one of {', '.join(map(repr, SCALE_NAMES))} or a pair (lo, hi) of different finite numbers")
-        return (float(scale[0]), float(scale[1]))
-    return check_choice('scale', scale, SCALE_NAMES)
-
-# %% ../../nbs/01a_data.io.ipynb #01823e02
-class _ScaleError(ValueError, argparse.ArgumentTypeError):
-    "A string that names no scale (argparse shows an `ArgumentTypeError`'s message as it is)"
-
-def parse_scale(text:str, # 'auto', 'bits', 'dtype', 'minmax', or a window 'lo,hi' such as '0,4095' or '-1000,400'
-               )->Scale:
-    "The `scale` that a command-line string names: one of `SCALE_NAMES`, or a window (lo, hi)"
-    if not isinstance(text, str): raise TypeError(f"parse_scale takes a string, got {text!r}; give load_image the scale itself")
-    s = text.strip()
-    if s in SCALE_NAMES: return s
-    try:
-        lo, hi = (float(v) for v in s.strip('()[]').split(','))
-        return check_scale((lo, hi))
-    except ValueError: pass
-    raise _ScaleError(f"scale {text!r} is not a scale: use one of {', '.join(SCALE_NAMES)}, or a window lo,hi of two different "
-                      f"finite numbers such as 0,4095 (on the command line a negative window needs '=': --scale=-1000,400)")
-
-# %% ../../nbs/01a_data.io.ipynb #363239c6
-_DEPTHS = (8, 10, 12, 14, 16, 24, 32)
-
-def _depth_range(lo:float, hi:float)->tuple[float, float]:
-    "Range of the smallest depth in `_DEPTHS` that holds lo..hi: 0..2**b-1, or -2**(b-1)..2**(b-1)-1 when lo < 0"
-    for b in _DEPTHS:
-        r = (0., 2.**b - 1) if lo >= 0 else (-2.**(b - 1), 2.**(b - 1) - 1)
-        if r[0] <= lo and hi <= r[1]: return r
-    return (lo, hi)
-
-# %% ../../nbs/01a_data.io.ipynb #997a2dd7
-def _finite_range(arr:np.ndarray)->tuple[float, float]|None:
-    "Smallest and largest finite value of `arr` (None when it has none), without copying it"
-    if arr.dtype.kind != 'f': return float(arr.min()), float(arr.max())
-    fin = np.isfinite(arr)
-    if not fin.any(): return None
-    return float(arr.min(where=fin, initial=np.inf)), float(arr.max(where=fin, initial=-np.inf))
-
-def _value_range(arr:np.ndarray, scale:Scale, full:tuple[float, float], declared:tuple[float, float]|None=None,
-                 r:tuple[float, float]|None=None)->tuple[float, float]:
-    "The (lo, hi) `scale` maps: a window as given, `full` for 'dtype', the data's finite extremes `r` for 'minmax', for 'bits' `declared` or the depth that holds `r`"
-    if isinstance(scale, tuple): return scale
-    if scale == 'dtype': return full
-    if scale == 'bits' and declared is not None: return declared
-    r = _finite_range(arr) if r is None else r
-    if r is None: raise ValueError("the image has no finite values (every pixel is NaN or Inf)")
-    lo, hi = r
-    if scale == 'minmax': return (lo, hi) if hi > lo else (lo, lo + 1)  # a constant image comes out black
-    assert scale == 'bits', f"scale={scale!r} must be resolved by the caller"
-    return _depth_range(lo, hi)
-
-# %% ../../nbs/01a_data.io.ipynb #a7fcd174
-class LowRangeWarning(UserWarning):
-    "An image fills less than 1/16 of the range its `scale` maps to 0..255, so it comes out with fewer than ~16 grey levels"
-
-_warned = set()  # (file, lo, hi) already warned about in this process
-
-def _levels(arr:np.ndarray, lo:float, hi:float, p, how:str, fix:str, r:tuple[float, float]|None=None)->np.ndarray:
-    "`to_uint8(arr, lo, hi)`, with a `LowRangeWarning` naming `p`, `how` the range was chosen and `fix` when the data fill < 1/16 of it"
-    out = to_uint8(arr, lo, hi)
-    r = _finite_range(arr) if r is None else r
-    a, b = min(lo, hi), max(lo, hi)
-    if r is None or r[1] <= r[0] or min(r[1], b) - max(r[0], a) >= (b - a) / 16 or (str(p), lo, hi) in _warned: return out
-    _warned.add((str(p), lo, hi))
-    n = int(np.count_nonzero(np.bincount(out.ravel(), minlength=256)))
-    warnings.warn(f"{p}: its values {r[0]:g}..{r[1]:g} fill {max(min(r[1], b) - max(r[0], a), 0) / (b - a):.1%} of the range "
-                  f"{lo:g}..{hi:g} that {how} maps to 0..255, so it comes out with {n} grey levels; choose a scale that fits the data: "
-                  f"{fix}, e.g. scale=({r[0]:g}, {r[1]:g}). Pass it as FPTData(scale=...) in Python, --scale on the command line",
-                  LowRangeWarning)
-    return out
 
 # %% ../../nbs/01a_data.io.ipynb #d2dc1fbe
 class _StrictLoads:
@@ -421,12 +320,6 @@ def load_image(path:str|Path, # Image file: PNG, JPEG, TIFF, BMP, DICOM (by exte
     return im if im.mode == 'RGB' else im.convert('RGB')
 
 # %% ../../nbs/01a_data.io.ipynb #f0733ab9
-def depth_range(lo:float, # Smallest value
-                hi:float, # Largest value
-               )->tuple[float, float]:
-    "The range of the smallest standard bit depth (8, 10, 12, 14, 16, 24, 32) that holds lo..hi: 0..2**b-1, or signed when lo < 0"
-    return _depth_range(lo, hi)
-
 def value_range(path:str|Path, # An image file
                )->tuple[str, float, float]:
     "What `load_image` maps to 0..255 in a file: ('dicom', nan, nan) (DICOM has rules of its own), ('8-bit', 0, 255), or ('integer'|'float', lo, hi) of its finite values"

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 from safetensors import safe_open, SafetensorError
+from timm.models._features import feature_take_indices
 from ..core import check_choice, check_range
 
 # %% auto #0
@@ -65,7 +66,7 @@ def gather_tokens(x:torch.Tensor, # Per-head tokens (B, H, N, dh)
 def _check_vit(model:nn.Module):
     "Raise a `TypeError` saying why `model` cannot serve as FPT's LPM"
     name = type(model).__name__
-    need = ('patch_embed', '_pos_embed', 'blocks', 'norm_pre')
+    need = ('patch_embed', '_pos_embed', 'blocks', 'norm_pre', 'forward_intermediates')
     missing = [a for a in need if not hasattr(model, a)]
     if missing: raise TypeError(f"FrozenBackbone needs a timm VisionTransformer (or a subclass such as DeiT, DINO, DINOv2); "
                                 f"{name} has no {', '.join(missing)}")
@@ -76,20 +77,16 @@ def _check_vit(model:nn.Module):
                             f"(timm's Attention); block {i} of {name} has {type(attn).__name__}, which FPT cannot read keys and values from")
 
 def _resolve_layers(layers, depth:int)->tuple[int, ...]:
-    "Absolute, sorted block indices from `layers`: None (all), an int n (the last n) or a sequence of indices"
-    if layers is None: return tuple(range(depth))
-    if isinstance(layers, int) and not isinstance(layers, bool):
-        check_range('layers', layers, 1, depth, integer=True)
-        return tuple(range(depth - layers, depth))
-    if not isinstance(layers, Sequence) or not layers:
-        raise ValueError(f"layers={layers!r} must be None (all blocks), an int n (the last n blocks) or a non-empty list of block indices")
-    out = []
-    for l in layers:
-        if isinstance(l, bool) or not isinstance(l, int) or not -depth <= l < depth:
-            raise ValueError(f"layers={layers!r}: {l!r} is not a block index of a {depth}-block model (use 0..{depth-1} or -{depth}..-1)")
-        out.append(l % depth)
-    if len(set(out)) != len(out): raise ValueError(f"layers={layers!r} names a block twice")
-    return tuple(sorted(out))
+    "Absolute, sorted block indices from `layers` by timm's rule (`feature_take_indices`): None (all), an int n (the last n) or indices"
+    if isinstance(layers, int) and not isinstance(layers, bool): check_range('layers', layers, 1, depth, integer=True)
+    elif layers is not None:
+        if not isinstance(layers, Sequence) or not layers:
+            raise ValueError(f"layers={layers!r} must be None (all blocks), an int n (the last n blocks) or a non-empty list of block indices")
+        for l in layers:
+            if isinstance(l, bool) or not isinstance(l, int) or not -depth <= l < depth:
+                raise ValueError(f"layers={layers!r}: {l!r} is not a block index of a {depth}-block model (use 0..{depth-1} or -{depth}..-1)")
+        if len({l % depth for l in layers}) != len(layers): raise ValueError(f"layers={layers!r} names a block twice")
+    return tuple(sorted(feature_take_indices(depth, layers)[0]))
 
 # %% ../../nbs/02_models.backbone.ipynb #9699c0cc
 POS_RESAMPLE = ('reference', 'timm') # How position embeddings meet a new grid: the reference's DINO recipe, or timm's
@@ -288,9 +285,12 @@ class FrozenBackbone(nn.Module):
     def n_keep(self)->int: return keep_count(self.token_ratio, self.n_tokens)
 
 # %% ../../nbs/02_models.backbone.ipynb #c2f5a4c2
+class _LastLayerCaptured(Exception):
+    "Raised by the hook on the last extracted block to end the LPM's pass: nothing after it reaches the keys and values"
+
 @patch
 def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
-    "Forward hook on block `i`'s qkv: score tokens, keep the top ones, record K, V (and scores / indices)"
+    "Forward hook on block `i`'s qkv: score tokens, keep the top ones, record K, V (and scores / indices); stop after the last block"
     attn = self.model.blocks[i].attn
     B, N, _ = out.shape
     q, k, v = out.reshape(B, N, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, N, dh) each
@@ -299,12 +299,13 @@ def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
     if mode != 'kv' or n_keep < N:
         score = token_importance(q, k, attn.scale, self.token_rule, self.chunk_size)  # (B, H, N)
         if mode != 'kv': self._caps['scores'].append(score)  # 'scores', and 'scores_kv': the scores and every token's K, V
-        if mode == 'scores': return
-    if n_keep < N:
-        idx = score.topk(n_keep, dim=-1).indices  # (B, H, k)
-        k, v = gather_tokens(k, idx), gather_tokens(v, idx)  # (B, H, k, dh)
-    else: idx = torch.arange(N, device=out.device).expand(B, attn.num_heads, N)
-    self._caps['k'].append(k); self._caps['v'].append(v); self._caps['idx'].append(idx)
+    if mode != 'scores':
+        if n_keep < N:
+            idx = score.topk(n_keep, dim=-1).indices  # (B, H, k)
+            k, v = gather_tokens(k, idx), gather_tokens(v, idx)  # (B, H, k, dh)
+        else: idx = torch.arange(N, device=out.device).expand(B, attn.num_heads, N)
+        self._caps['k'].append(k); self._caps['v'].append(v); self._caps['idx'].append(idx)
+    if i == self.layers[-1]: raise _LastLayerCaptured  # the pass ends here (see `_run`)
 
 @patch
 @contextmanager
@@ -319,13 +320,14 @@ def _capturing(self:FrozenBackbone, mode:str, n_keep:int):
 
 @patch
 def _run(self:FrozenBackbone, x:torch.Tensor):
-    "Run the timm model's own embedding and blocks up to the last extracted one (no head, no final norm)"
+    "Run the timm model's own embedding and blocks up to the last extracted block's qkv (no later block, no final norm, no head)"
     if x.ndim != 4 or x.shape[-2:] != (self.img_size, self.img_size):
         raise ValueError(f"FrozenBackbone expects images of shape (B, C, {self.img_size}, {self.img_size}), got {tuple(x.shape)}; "
                          f"resize the LPM view to img_size={self.img_size}")
-    m, x = self.model, x.as_subclass(torch.Tensor)  # fastai's typed tensors (TensorImage...) as plain tensors
-    h = m.norm_pre(m.patch_drop(m._pos_embed(m.patch_embed(x))))  # (B, N, d)
-    for blk in m.blocks[:self.layers[-1] + 1]: h = blk(h)
+    x = x.as_subclass(torch.Tensor)  # fastai's typed tensors (TensorImage...) as plain tensors
+    try: self.model.forward_intermediates(x, indices=list(self.layers), stop_early=True, intermediates_only=True, output_fmt='NLC')
+    except _LastLayerCaptured: pass
+    else: raise AssertionError("the LPM ran without reaching its last extracted block's qkv hook")
 
 # %% ../../nbs/02_models.backbone.ipynb #f9a4973b
 @patch

@@ -4,111 +4,13 @@
 
 # %% ../../nbs/05a_models.lpm.ipynb #d4c609e9
 from __future__ import annotations
-import dataclasses, hashlib, json, math, time
-from dataclasses import dataclass
+import hashlib, json
 from pathlib import Path
 from typing import NamedTuple
-import numpy as np, torch, timm
-from torch import nn
-import torch.nn.functional as F
-from safetensors.torch import save_file, load_file
-from sklearn.metrics import roc_auc_score
-from ..core import assets_path, check_range, get_device, seeded, progress as progress_
-from ..data.synth import synthetic_corpus, FundusStyle
+from ..core import assets_path
 
 # %% auto #0
-__all__ = ['SHIPPED_LPM', 'LPMRecipe', 'PatchLesionNet', 'pretrain_lpm', 'ShippedLPM', 'shipped_lpm']
-
-# %% ../../nbs/05a_models.lpm.ipynb #310f4b78
-@dataclass(frozen=True)
-class LPMRecipe:
-    "Everything that determines the shipped LPM: architecture, corpus, training, seed"
-    arch:str = 'vit_small_patch8_224' # timm architecture
-    embed_dim:int = 128 # Width
-    depth:int = 4 # Blocks
-    num_heads:int = 4 # Heads
-    img_size:int = 256 # LPM resolution (the corpus's image size)
-    crop:int = 64 # Pretraining crop: random crops (on the patch grid) of the corpus images
-    n_images:int = 1500 # Training images of the synthetic corpus
-    n_valid:int = 200 # Held-out corpus images for the recorded metrics
-    max_lesions:int = 40 # Lesions per corpus image: uniform in [0, max_lesions]
-    lesion_contrast:float = 0.8 # Base lesion contrast of the corpus (each image varies it by x0.75-1.25, at most 0.9)
-    steps:int = 1500 # Optimiser steps
-    bs:int = 64 # Crops per step
-    lr:float = 1e-3 # Peak learning rate (AdamW, cosine to 0 after 5% warm-up)
-    wd:float = 0.05 # Weight decay
-    seed:int = 0 # Seed of the corpus, the initialisation and the crops
-
-    def model_kwargs(self)->dict:
-        "Keyword arguments of `timm.create_model` besides the name"
-        return dict(embed_dim=self.embed_dim, depth=self.depth, num_heads=self.num_heads, img_size=self.img_size)
-
-# %% ../../nbs/05a_models.lpm.ipynb #9c87ebc1
-class PatchLesionNet(nn.Module):
-    "A timm ViT and a per-patch linear head: (B, 3, S, S) -> lesion-presence logits (B, g, g)"
-    def __init__(self, vit:nn.Module):
-        super().__init__()
-        self.vit, self.head = vit, nn.Linear(vit.embed_dim, 1)
-    def forward(self, x:torch.Tensor)->torch.Tensor:
-        t = self.vit.forward_features(x)[:, self.vit.num_prefix_tokens:]  # (B, gh*gw, d)
-        return self.head(t).view(len(x), *self.vit.patch_embed.dynamic_feat_size(x.shape[-2:]))  # (B, gh, gw)
-
-def _normalise(x:torch.Tensor, mean:torch.Tensor, std:torch.Tensor)->torch.Tensor:
-    return (x.float() / 255 - mean) / std
-
-def _patch_auc(net:PatchLesionNet, images:np.ndarray, maps:np.ndarray, mean, std, bs:int, device)->float:
-    net.eval(); out = []
-    with torch.no_grad():
-        for i in range(0, len(images), bs):
-            out.append(net(_normalise(torch.from_numpy(images[i:i+bs]).to(device), mean, std)).float().cpu())
-    return float(roc_auc_score(maps.reshape(-1) > 0, torch.cat(out).reshape(-1).numpy()))
-
-# %% ../../nbs/05a_models.lpm.ipynb #2e58e650
-def pretrain_lpm(recipe:LPMRecipe=LPMRecipe(), # What to train
-                 out:str|Path|None=None, # Weights file to write (.safetensors; a .json with the recipe goes beside it); None: write nothing
-                 device=None, # Where to train (default: CUDA when available)
-                 progress:bool=True, # Show a progress bar
-                )->dict:
-    "Pretrain the small LPM on the synthetic corpus; returns its record (recipe, metrics, hash) and writes the files"
-    t0, dev, r = time.time(), get_device(device), recipe
-    P = int(r.arch.split('patch')[1].split('_')[0])
-    if r.crop % P or r.crop > r.img_size: raise ValueError(f"crop={r.crop} must be a multiple of the patch size {P} and at most img_size={r.img_size}")
-    corpus = synthetic_corpus(r.n_images + r.n_valid, r.img_size, seed=r.seed, max_lesions=r.max_lesions, patch=P,
-                              style=FundusStyle(contrast=r.lesion_contrast))
-    X, Y = torch.from_numpy(corpus.images[:r.n_images]), torch.from_numpy(corpus.maps[:r.n_images] > 0)
-    va_x, va_y = corpus.images[r.n_images:], corpus.maps[r.n_images:]
-    mean = (X.float() / 255).mean((0, 2, 3)).view(1, 3, 1, 1); std = (X.float() / 255).std((0, 2, 3)).view(1, 3, 1, 1)
-    G, g = r.img_size // P, r.crop // P
-    with seeded(r.seed):
-        vit = timm.create_model(r.arch, pretrained=False, num_classes=0, dynamic_img_size=True, **{**r.model_kwargs(), 'img_size': r.crop})
-        net = PatchLesionNet(vit).to(dev)
-        gen = torch.Generator().manual_seed(r.seed)
-        opt = torch.optim.AdamW(net.parameters(), lr=r.lr, weight_decay=r.wd)
-        warm = max(1, r.steps // 20)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, r.steps) / r.steps)))
-        m, sd = mean.to(dev), std.to(dev)
-        losses = []
-        net.train()
-        for step in progress_(range(r.steps), progress, leave=False):
-            idx = torch.randint(0, r.n_images, (r.bs,), generator=gen)
-            oy, ox = torch.randint(0, G - g + 1, (2,), generator=gen).tolist()
-            x, y = X[idx][:, :, oy*P:(oy+g)*P, ox*P:(ox+g)*P], Y[idx][:, oy:oy+g, ox:ox+g].float()
-            if torch.rand(1, generator=gen) < 0.5: x, y = x.flip(-1), y.flip(-1)
-            loss = F.binary_cross_entropy_with_logits(net(_normalise(x.to(dev), m, sd)), y.to(dev))
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            losses.append(loss.item())
-    auc = _patch_auc(net, va_x, va_y, m, sd, 32, dev)
-    vit.set_input_size(img_size=(r.img_size, r.img_size))  # resample the position embeddings to the LPM resolution once
-    state = {k: v.detach().cpu().half().contiguous() for k, v in net.vit.state_dict().items()}
-    record = dict(name='fpt_kit synthetic-fundus LPM', recipe=dataclasses.asdict(r), objective='per-patch lesion presence (BCE) on random crops',
-                  mean=mean.flatten().tolist(), std=std.flatten().tolist(), weights_dtype='float16',
-                  metrics=dict(valid_patch_auc=round(auc, 4), final_train_loss=round(float(np.mean(losses[-50:])), 4), train_seconds=round(time.time() - t0, 1)))
-    if out is not None:
-        out = Path(out).with_suffix('.safetensors'); out.parent.mkdir(parents=True, exist_ok=True)
-        save_file(state, out, metadata=dict(recipe=json.dumps(record['recipe'])))
-        record['sha256'] = hashlib.sha256(out.read_bytes()).hexdigest()
-        out.with_suffix('.json').write_text(json.dumps(record, indent=1) + '\n')
-    return record
+__all__ = ['SHIPPED_LPM', 'ShippedLPM', 'shipped_lpm']
 
 # %% ../../nbs/05a_models.lpm.ipynb #44b523a5
 SHIPPED_LPM = 'lpm/fundus-vit128-d4' # Path under data/ of the shipped weights (.safetensors) and record (.json)
