@@ -13,7 +13,7 @@ __all__ = ['FASTAI_CHECKED', 'PATCHED', 'fastai_needs_broadcast_patch', 'apply_p
 
 # %% ../nbs/00a_patches.ipynb #3dfed727
 FASTAI_CHECKED = '2.8.12' # The newest fastai whose `DistributedDL._broadcast` was read and still moves its tensor to CUDA whatever the backend
-_fastai_broadcast = DistributedDL._broadcast  # fastai's own
+_fastai_broadcast = DistributedDL.__dict__.get('_fastai_broadcast', DistributedDL._broadcast)  # fastai's own (kept on the class by `apply_patches`)
 
 def fastai_needs_broadcast_patch(version:str|None=None, # A fastai version; None: the installed one (`fastai.__version__`)
                                 )->bool:
@@ -31,6 +31,7 @@ def _broadcast(self:DistributedDL, t, rank):
 def apply_patches()->list[str]:
     "Give each patched attribute the version this environment needs (the kit's or the library's own); the names of those patched"
     need = fastai_needs_broadcast_patch()
+    DistributedDL._fastai_broadcast = _fastai_broadcast  # so that importing this module again (a notebook) still finds fastai's own
     DistributedDL._broadcast = _broadcast if need else _fastai_broadcast
     return ['fastai.distributed.DistributedDL._broadcast'] if need else []
 
