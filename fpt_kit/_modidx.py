@@ -32,6 +32,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fpt_kit.baselines.LoRAQKV.forward': ('baselines.html#loraqkv.forward', 'fpt_kit/baselines.py'),
                                    'fpt_kit.baselines.LoRAQKV.scaling': ('baselines.html#loraqkv.scaling', 'fpt_kit/baselines.py'),
                                    'fpt_kit.baselines.PromptOptions': ('baselines.html#promptoptions', 'fpt_kit/baselines.py'),
+                                   'fpt_kit.baselines._baselines': ('baselines.html#_baselines', 'fpt_kit/baselines.py'),
                                    'fpt_kit.baselines._check_body': ('baselines.html#_check_body', 'fpt_kit/baselines.py'),
                                    'fpt_kit.baselines._lora_targets': ('baselines.html#_lora_targets', 'fpt_kit/baselines.py'),
                                    'fpt_kit.baselines._option_owner': ('baselines.html#_option_owner', 'fpt_kit/baselines.py'),

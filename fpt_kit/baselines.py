@@ -25,7 +25,11 @@ __all__ = ['BASELINES', 'PromptOptions', 'AdapterOptions', 'LoRAOptions', 'LoRAQ
 # %% ../nbs/08_baselines.ipynb #ee075c0b
 BASELINES = ('full', 'linear', 'prompt', 'attention', 'adapter', 'bitfit', 'lora') # The paper's Table 1 baselines (each registered below)
 
-_RULES:dict[str, tuple[Callable, Callable|None]] = {} # baseline name -> (what trains besides the head: a rule on parameter names, setup)
+_RULES:dict[str, tuple[Callable, Callable|None, Method]] = {} # baseline name -> (what trains besides the head: a rule on parameter names, setup, its Method)
+
+def _baselines()->tuple[str, ...]:
+    "The registered baselines (a name unregistered since, or registered again as another kind of method, is not one)"
+    return tuple(n for n, r in _RULES.items() if METHODS.get(n) is r[2])
 
 # %% ../nbs/08_baselines.ipynb #cbc4b421
 def _lora_targets(name:str, t):
@@ -121,12 +125,12 @@ class BaselineModel(nn.Module):
                  cfg=None, # The method's options: None (defaults), a dict, or its options dataclass (e.g. `LoRAOptions(lora_rank=8)`)
                 ):
         super().__init__()
-        check_choice('method', method, tuple(_RULES))
+        check_choice('method', method, _baselines())
         check_range('n_out', n_out, 1, integer=True)
         opts = get_method(method).configure(cfg)
         _check_body(body, method)
         self.method, self.body, self.options = method, body, opts
-        trains, setup = _RULES[method]
+        trains, setup, _ = _RULES[method]
         p = next(body.parameters())
         with p.device:
             self.head = nn.Linear(body.num_features, n_out, dtype=p.dtype)
@@ -198,7 +202,7 @@ class BaselineModel(nn.Module):
 # %% ../nbs/08_baselines.ipynb #d08bfa51
 def _option_owner(name:str)->str|None:
     "The registered baseline whose options have a field `name`"
-    return next((m for m in _RULES if name in {f.name for f in fields(METHODS[m].options)}), None)
+    return next((m for m in _baselines() if name in {f.name for f in fields(METHODS[m].options)}), None)
 
 def build_baseline(method:str, # A registered baseline, e.g. one of `BASELINES`
                    arch:str, # timm ViT name, e.g. 'vit_base_patch16_384.orig_in21k_ft_in1k' (FPT's LPM)
@@ -211,7 +215,7 @@ def build_baseline(method:str, # A registered baseline, e.g. one of `BASELINES`
                    **kwargs # The method's options by name (n_prompts=..., lora_rank=...), and timm arguments (depth, embed_dim...)
                   )->BaselineModel:
     "Build the baseline `method` on the timm ViT `arch` at `img_size`, with a new `n_out`-way head"
-    check_choice('method', method, tuple(_RULES))
+    check_choice('method', method, _baselines())
     check_range('n_out', n_out, 1, integer=True)
     check_range('img_size', img_size, 1, integer=True)
     mine = {f.name for f in fields(METHODS[method].options)}
@@ -220,7 +224,7 @@ def build_baseline(method:str, # A registered baseline, e.g. one of `BASELINES`
         owner = _option_owner(k)
         if owner: raise ValueError(f"{k}={v!r} is an option of method={owner!r}, not of method={method!r}; drop it or use method={owner!r}")
         if k == 'num_classes': raise ValueError(f"num_classes={v!r} is not an option: the head is sized by n_out")
-        close = difflib.get_close_matches(k, [f.name for m in _RULES for f in fields(METHODS[m].options)], n=1, cutoff=0.75)
+        close = difflib.get_close_matches(k, [f.name for m in _baselines() for f in fields(METHODS[m].options)], n=1, cutoff=0.75)
         if close: raise ValueError(f"{k}={v!r} is not an option of build_baseline; did you mean {close[0]}?")
     if given:
         if cfg is not None: raise ValueError(f"give the options of method={method!r} either in cfg or by name ({', '.join(given)}), not both")
@@ -248,7 +252,7 @@ def register_baseline(name:str, # The method's name
     def build(arch, n_out, cfg, img_size=512, pretrained=False, weights=None, device=None, **model_kwargs):
         return build_baseline(name, arch, n_out, img_size=img_size, pretrained=pretrained, weights=weights, device=device, cfg=cfg, **model_kwargs)
     m = register_method(name, build, ('lpm',), options, replace=replace, **kwargs)
-    _RULES[name] = (trains, setup)
+    _RULES[name] = (trains, setup, m)
     return m
 
 register_baseline('full', lambda n: n.startswith('body.'), label='Full fine-tuning', replace=True,

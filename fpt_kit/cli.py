@@ -68,9 +68,12 @@ def _cfg(method:str|Method, lpm_size:int|None, side_size:int|None, shipped:bool,
         side_size = max(16, lpm_size // SHIPPED_SIDE_RATIO // 16 * 16) if side_size is None else side_size  # whole 16 px patches
     lpm_size, side_size = lpm_size or base.lpm_size, side_size or base.side_size
     given = {k: v for k, v in fpt.items() if v is not None}
+    lpm_only = sorted(set(given) & {'token_ratio', 'pos_resample'})
+    if m.uses_fpt_config and not m.preloadable and lpm_only:
+        raise ValueError(f"--{lpm_only[0].replace('_', '-')} sets how the frozen LPM is read; --method {m.name} has no LPM (drop it)")
     if not m.uses_fpt_config:
-        if given: raise ValueError(f"--{next(iter(given)).replace('_', '-')} is an FPT option; --method {m.name} does not take it (its options: "
-                                   f"{', '.join(f.name for f in dataclasses.fields(m.options)) or 'none'}, given with --options)")
+        if given: raise ValueError(f"--{next(iter(given)).replace('_', '-')} is an FPT option; --method {m.name} does not take it ("
+                                   + (f"its options, given with --options: {', '.join(f.name for f in dataclasses.fields(m.options))})" if dataclasses.fields(m.options) else "it has no options)"))
         return m.configure(opts), lpm_size, side_size
     return m.configure({**opts, **given}, lpm_size=lpm_size, side_size=side_size), lpm_size, side_size
 
@@ -366,6 +369,8 @@ def main(argv:list[str]|None=None):
     name, rest = argv[0], argv[1:]
     if name == '--version': print(fpt_kit.__version__); return 0
     if name not in COMMANDS: print(f"fpt-kit: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2
+    if '--preset' in rest:  # kit 0.1's option: the preset is now a method of its own
+        print(f"fpt-kit {name}: error: --preset was replaced by --method: use --method fpt_plus for FPT+ (--method fpt for FPT)", file=sys.stderr); return 2
     f = COMMANDS[name]
     sig = inspect.signature(f).parameters
     pos = [k for k, p in sig.items() if p.default is p.empty or p.kind is p.VAR_POSITIONAL]

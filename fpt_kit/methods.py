@@ -43,7 +43,7 @@ class MethodOptions:
         unknown = sorted(set(d) - set(names))
         if unknown:
             whose = f"method={method!r}" if method else cls.__name__
-            raise ValueError(f"{unknown[0]!r} is not an option of {whose}; its options are {', '.join(names) if names else 'none'}")
+            raise ValueError(f"{unknown[0]!r} is not an option of {whose}; " + (f"its options are {', '.join(names)}" if names else "it has no options"))
         return cls(**d)
 
 @dataclass(frozen=True)

@@ -84,3 +84,21 @@ def test_found_by_the_tables(toy_methods):
 def test_unregistered_after():
     assert 'pooled' not in METHODS and 'norms' not in METHODS
     with pytest.raises(ValueError, match="method='pooled' is not allowed"): get_method('pooled')
+
+def test_fpt_plus_on_any_depth(tmp_path):
+    "FPT+ reads the last half of the LPM's blocks: 6 of ViT-B's 12 (the paper), 2 of the shipped LPM's 4"
+    from fpt_kit.models.lpm import shipped_lpm
+    from fpt_kit.bench import bench_model, experiment
+    assert bench_model(experiment('fpt_plus'), 'vit_base_patch16_384', 5).backbone.layers == tuple(range(6, 12))
+    ds, _ = _data(tmp_path)
+    s = shipped_lpm()
+    dls = fpt_dls(folder_items(ds), FPTData(s.img_size, 64), bs=4, seed=0, device='cpu')
+    learn = fpt_learner(dls, method='fpt_plus', **s.learner_kwargs())
+    assert learn.model.backbone.layers == (2, 3) and learn.method == 'fpt_plus'
+
+def test_a_baseline_unregistered_is_gone_everywhere(toy_methods):
+    from fpt_kit.baselines import build_baseline
+    unregister_method('norms')
+    with pytest.raises(ValueError, match="method='norms' is not allowed"): build_baseline('norms', ARCH, 3, img_size=64, **TINY)
+    assert build_baseline('lora', ARCH, 3, img_size=64, lora_rank=2, **TINY).options.lora_rank == 2  # other baselines unaffected
+    register_baseline('norms', lambda n: '.norm' in n)  # for the fixture's clean-up

@@ -77,7 +77,10 @@ def _check_vit(model:nn.Module):
                             f"(timm's Attention); block {i} of {name} has {type(attn).__name__}, which FPT cannot read keys and values from")
 
 def _resolve_layers(layers, depth:int)->tuple[int, ...]:
-    "Absolute, sorted block indices from `layers` by timm's rule (`feature_take_indices`): None (all), an int n (the last n) or indices"
+    "Absolute, sorted block indices from `layers` by timm's rule (`feature_take_indices`): None (all), an int n (the last n), a fraction f (the last round(f * depth), at least one) or indices"
+    if isinstance(layers, float):
+        check_range('layers', layers, 0, 1, lo_open=True)
+        layers = max(1, math.floor(layers * depth + 0.5))  # FPT+'s 0.5: the last 6 of ViT-B's 12 blocks, the last 2 of 4
     if isinstance(layers, int) and not isinstance(layers, bool): check_range('layers', layers, 1, depth, integer=True)
     elif layers is not None:
         if not isinstance(layers, Sequence) or not layers:
@@ -230,7 +233,7 @@ class FrozenBackbone(nn.Module):
     "A frozen timm ViT returning the keys and values of its most attended tokens: (L, B, H, k, dh) each"
     def __init__(self,
                  model_or_arch:nn.Module|str, # A timm VisionTransformer, or its timm name
-                 layers:int|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n) or indices
+                 layers:int|float|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n), a fraction f (the last round(f * depth)) or indices
                  token_ratio:float=0.2, # Fraction kept per block and head: int(ratio * N) tokens as the reference, at least one
                  token_rule:Literal['global', 'cls']='global', # Importance: mean attention received, or the CLS row
                  img_size:int|None=None, # LPM input resolution; position embeddings are resampled once

@@ -24,7 +24,7 @@ class FPTConfig:
     "Every choice of the FPT method; validated on creation"
     lpm_size:int = 512 # LPM (high-resolution) input size
     side_size:int = 224 # Side network (low-resolution) input size
-    layers:int|tuple[int, ...]|None = None # LPM blocks to extract: None (all), n (the last n) or indices
+    layers:int|float|tuple[int, ...]|None = None # LPM blocks to extract: None (all), n (the last n), a fraction f in (0, 1) (the last round(f * depth)) or indices
     token_ratio:float = 0.2 # Fraction kept per block and head: int(ratio * N) tokens as the reference; one that keeps none is refused
     token_rule:Literal['global', 'cls'] = 'global' # Importance: mean attention received, or the CLS row
     pos_resample:Literal['reference', 'timm'] = 'reference' # LPM position grid resampled to lpm_size: the reference's DINO recipe or timm's
@@ -46,8 +46,9 @@ class FPTConfig:
         for n in ('prompt_norm', 'prompt_proj'):
             if not isinstance(getattr(self, n), bool): raise ValueError(f"{n}={getattr(self, n)!r} must be True or False")
         if isinstance(self.layers, list): object.__setattr__(self, 'layers', tuple(self.layers))
-        if self.layers is not None and not isinstance(self.layers, (int, tuple)) or isinstance(self.layers, bool):
-            raise ValueError(f"layers={self.layers!r} must be None (all blocks), an int n (the last n) or a tuple of block indices")
+        if self.layers is not None and not isinstance(self.layers, (int, float, tuple)) or isinstance(self.layers, bool):
+            raise ValueError(f"layers={self.layers!r} must be None (all blocks), an int n (the last n), a fraction in (0, 1) (the last part) or a tuple of block indices")
+        if isinstance(self.layers, float): check_range('layers', self.layers, 0, 1, lo_open=True)
         if self.side_size % self.side_patch:
             raise ValueError(f"side_size={self.side_size} is not a multiple of side_patch={self.side_patch}")
         if not self.prompt_proj and self.prompt_width == 'side':
@@ -60,8 +61,8 @@ class FPTConfig:
 
     @classmethod
     def fpt_plus(cls, **kwargs)->FPTConfig:
-        "FPT+: 512 / 128 px, the last 6 blocks, LPM-width prompts with a LayerNorm and no projection"
-        return cls(**{**dict(side_size=128, layers=6, prompt_width='lpm', prompt_norm=True, prompt_proj=False), **kwargs})
+        "FPT+: 512 / 128 px, the last half of the blocks (6 of 12), LPM-width prompts with a LayerNorm and no projection"
+        return cls(**{**dict(side_size=128, layers=0.5, prompt_width='lpm', prompt_norm=True, prompt_proj=False), **kwargs})
 
     def to_dict(self)->dict:
         "A JSON-ready dict of the fields"
