@@ -47,3 +47,7 @@ lab: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+## Write README.md from nbs/index.ipynb (the front page; README.md is never edited by hand)
+readme:
+	python3 tools/readme.py

@@ -84,3 +84,9 @@ def test_imports_and_writes_a_store_without_fcntl(tmp_path):
     pid = r.stdout.split('PID ')[1].split()[0]
     assert "REFUSED rank 0 of the feature store at" in r.stdout and f'is being written by pid {pid};' in r.stdout, r.stdout
     assert "STORED ['a', 'b']" in r.stdout, r.stdout
+
+def test_readme_is_generated_from_the_index_notebook():
+    "One front page: README.md is exactly what tools/readme.py makes of nbs/index.ipynb (`make readme`)"
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('readme_tool', ROOT/'tools'/'readme.py'); mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    assert mod.render() == (ROOT/'README.md').read_text(), "README.md differs from nbs/index.ipynb: edit the notebook and run `make readme`"
