@@ -1,9 +1,11 @@
-import os, socket
+import os, socket, tempfile
 import pytest
 
 # Nothing in the test suite downloads: the hub is offline, and sockets may only reach this machine.
 os.environ['HF_HUB_OFFLINE'] = '1'
 os.environ.setdefault('MPLBACKEND', 'Agg')
+# The kit's cache (feature stores, the walkthrough's data) of a test session is its own, never the user's ~/.cache/fpt_kit
+os.environ.setdefault('FPT_KIT_CACHE', tempfile.mkdtemp(prefix='fpt-kit-test-cache-'))
 
 _connect, _connect_ex, _sendto, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto, socket.getaddrinfo
 _LOCAL = ('127.', '::1', 'localhost', '0.0.0.0')
