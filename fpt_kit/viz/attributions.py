@@ -152,7 +152,7 @@ def prompt_ablation(learn_or_model, # An `FPTLearner` (or a bare `FPTModel`)
     else:
         m = float(np.abs(values[0]).max()) or 1.
         fig = go.Figure(go.Heatmap(z=values[0], x=list(range(P)), y=blocks, colorscale='RdBu_r', zmin=-m, zmax=m, name='logit drop',
-                                   colorbar=dict(title=dict(text='logit drop', side='right'))))
+                                   colorbar=dict(title=dict(text='logit drop', side='right'), tickformat='.3~g')))
         fig.update_xaxes(title_text='prompt', dtick=1); fig.update_yaxes(title_text='LPM layer', autorange='reversed')
     fig.update_layout(title=f"Zeroing the fused prompts of each {by}: drop of the target logit", height=380, width=620)
     return Attribution(values, amap, denormalise(xl, data), t.cpu().numpy(), fig)

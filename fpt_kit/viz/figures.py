@@ -41,19 +41,24 @@ def overlay_figure(image:np.ndarray, # uint8 image (h, w, 3)
                    colorscale=_ATTN, # Heat-map colours
                    colorbar:str='', # Colour-bar title
                    name:str='map', # Name of the heat-map trace
-                   size:int=520, # Plot height in pixels
-                   **heatmap_kwargs # More `go.Heatmap` properties (zmin, zmax, zmid, opacity...)
+                   size:int=520, # Plot height in pixels (never less than the image's own height: no panel is shown below native size)
+                   opacity:float=0.6, # The heat map's opacity; the figure's own slider changes it (on a static page too)
+                   **heatmap_kwargs # More `go.Heatmap` properties (zmin, zmax, zmid...)
                   )->go.Figure:
-    "The image (trace 0) with a heat map over it (trace 1), in image pixel coordinates"
+    "The image (trace 0) with a heat map over it (trace 1), in image pixel coordinates, and an opacity slider"
     h, w = image.shape[:2]
+    check_range('opacity', opacity, 0, 1)
+    size = max(size, h + 130)  # the margins and the slider take 130 px
     z = np.asarray(z, dtype=float)
     ch, cw = h / z.shape[0], w / z.shape[1]
     fig = go.Figure([go.Image(source=_png(image), x0=0.5, y0=0.5, name='image', hoverinfo='skip'),
                      go.Heatmap(z=z, x=(np.arange(z.shape[1]) + 0.5) * cw, y=(np.arange(z.shape[0]) + 0.5) * ch, name=name,
-                                colorscale=colorscale, colorbar=dict(title=dict(text=colorbar, side='right')),
-                                hovertemplate='x %{x:.0f}, y %{y:.0f}: %{z:.3g}<extra></extra>', **heatmap_kwargs)])
-    fig.update_layout(title=dict(text=title, font=dict(size=13)), height=size, width=size + 60, margin=dict(l=60, r=20, t=80, b=50),
-                      plot_bgcolor='white')
+                                colorscale=colorscale, colorbar=dict(title=dict(text=colorbar, side='right'), tickformat='.3~g'),  # 0.0006, not 600µ
+                                opacity=opacity, hovertemplate='x %{x:.0f}, y %{y:.0f}: %{z:.3g}<extra></extra>', **heatmap_kwargs)])
+    steps = [dict(method='restyle', args=[{'opacity': o / 10}, [1]], label=f"{o * 10}%") for o in range(11)]
+    fig.update_layout(title=dict(text=title, font=dict(size=13)), height=size, width=size + 60, margin=dict(l=60, r=20, t=80, b=90),
+                      plot_bgcolor='white', sliders=[dict(active=round(opacity * 10), steps=steps, currentvalue=dict(prefix='overlay opacity '),
+                                                          pad=dict(t=45), len=0.9, x=0.05)])
     fig.update_xaxes(title_text='x (pixels)', range=[0, w], showgrid=False, zeroline=False, constrain='domain')
     fig.update_yaxes(title_text='y (pixels)', range=[h, 0], showgrid=False, zeroline=False, scaleanchor='x', constrain='domain')
     return fig
