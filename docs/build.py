@@ -308,10 +308,15 @@ def copy_assets(static:Path):
 # ---------------------------------------------------------------- stage 3: the site
 
 def build_site(src:Path, out:Path, work:Path, jobs:int)->int:
-    "sphinx-build the sources into `out` (replaced); returns its exit status"
-    if out.exists(): shutil.rmtree(out)
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', str(max(1, jobs)), '-d', str(work/'doctrees'), str(src), str(out)]
-    return subprocess.run(cmd, cwd=ROOT, env={**os.environ, 'PYTHONPATH': str(ROOT)}).returncode
+    "sphinx-build the sources into `work/html`, then copy that to `out` (replaced); returns sphinx-build's exit status"
+    html_dir = work/'html'  # myst-nb writes its jupyter_execute/ beside the output folder: inside `work`, not beside _docs/
+    if html_dir.exists(): shutil.rmtree(html_dir)
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-j', str(max(1, jobs)), '-d', str(work/'doctrees'), str(src), str(html_dir)]
+    rc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, 'PYTHONPATH': str(ROOT)}).returncode
+    if rc == 0:
+        if out.exists(): shutil.rmtree(out)
+        shutil.copytree(html_dir, out)
+    return rc
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -24,7 +24,7 @@ class _Page(HTMLParser):
         if tag == 'a' and a.get('href'): self.links.append(a['href'])
     def handle_data(self, data): self.text.append(data)
     @property
-    def plain(self): return ' '.join(' '.join(self.text).split())
+    def plain(self): return ' '.join(''.join(self.text).split())
 
 def _leaves_localhost(url:str)->bool:
     m = re.match(r'(?:https?:)?//([^/:]+)', url)
@@ -41,6 +41,7 @@ def site(tmp_path_factory):
                         '--jobs', '2'], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, f"docs build failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
     assert _nbs_digest() == before, "the docs build changed notebooks in nbs/ (it must execute copies)"
+    assert not (tmp/'jupyter_execute').exists() and sorted(p.name for p in tmp.iterdir()) == ['site', 'work'], "the build writes only its work folder and the site"
     return tmp/'site'
 
 def _page(site, rel): return _Page((site/rel).read_text(encoding='utf-8'))
@@ -52,7 +53,8 @@ def test_page_names_are_nbdevs():
 
 def test_terminal_text_writes_over_after_carriage_return():
     "fastprogress' console bars: each \\r starts the line again, as a terminal or JupyterLab shows it"
-    assert build._terminal_text('█\repoch  loss\n█\r\rEpoch 1/2 : |--| 0%\rEpoch 1/2 :          \r0  1.10') == 'epoch  loss\n0  1.10'
+    assert build._terminal_text('█\repoch  loss\n█\r\rEpoch 1/2 : |--| 0%\rEpoch 1/2 :          \r0  1.100000  00:00') == 'epoch  loss\n0  1.100000  00:00'
+    assert build._terminal_text('abc\rX') == 'Xbc'  # written over, not replaced
 
 def test_every_page_loads_only_local_files(site):
     pages = sorted(site.rglob('*.html'))
