@@ -8,16 +8,28 @@ STAMP := $(VENV)/.fpt_kit-installed
 export HF_HUB_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: test lint demo lab export check-export clean-venv browser-test
+.PHONY: test lint demo lab export check-export clean-venv browser-test docs
+
+DOCS_STAMP := $(VENV)/.fpt_kit-docs-installed
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,docs]'
+	@touch $(DOCS_STAMP)
+
 ## Run the whole test suite: the linter, generated code in sync with nbs/, then tests/ and every notebook under pytest
-test: $(STAMP) lint check-export
+## (tests/test_docs.py builds a small docs site, so the docs extras are installed too)
+test: $(STAMP) $(DOCS_STAMP) lint check-export
 	$(BIN)/python -m pytest tests
+
+## The docs site in _docs/, offline: every notebook executed into build/docs/ (not in place), Sphinx + myst-nb, an API
+## page per module; docs/README.md says how and why. DOCS_JOBS=1 runs one notebook at a time (default 2)
+docs: $(DOCS_STAMP)
+	$(BIN)/python docs/build.py --jobs $${DOCS_JOBS:-2}
 
 ## ruff on the generated library and the tests (settings in pyproject.toml [tool.ruff]); fix findings in the notebooks
 lint: $(STAMP)
