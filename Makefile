@@ -63,3 +63,10 @@ clean-venv:
 ## Write README.md from nbs/index.ipynb (the front page; README.md is never edited by hand)
 readme:
 	python3 tools/readme.py
+
+## Real-browser test of the docs site (after `make docs`): navigation to the FrozenBackbone API page and the walkthrough,
+## a drawn plotly figure, rendered maths, search; fails on any console error or request leaving 127.0.0.1. Screenshots
+## in tests/browser/out/docs-*.png
+docs-browser-test: $(STAMP)
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	bash tests/browser/docs.sh
