@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_store.ipynb #98661a27
 from __future__ import annotations
-import errno, hashlib, json, os, zlib
+import errno, hashlib, json, os, time, zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 import numpy as np, torch
@@ -211,10 +211,16 @@ def _write_at(fd:int, data, offset:int):
         if n == 0: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view, offset = view[n:], offset + n
 
-def _holder(note:Path)->str:
-    "Who writes a rank, from the note its lock holder leaves beside the lock"
-    try: return note.read_text().strip() or 'another process'
-    except OSError: return 'another process'
+def _holder(note:Path, wait:float=1.0)->str:
+    "Who writes a rank, from the note its lock holder leaves beside the lock (written just after it takes the lock: waited for briefly)"
+    t0 = time.monotonic()
+    while True:
+        try:
+            who = note.read_text().strip()
+            if who: return who
+        except OSError: pass
+        if time.monotonic() - t0 > wait: return 'another process'
+        time.sleep(0.02)
 
 class StoreWriter:
     "Appends records for one rank of a `FeatureStore`; use through `store.writer(rank)`"
@@ -227,7 +233,7 @@ class StoreWriter:
             raise StoreError(f"rank {rank} of the feature store at {store.path} is being written by {_holder(note)}; wait for it to finish "
                              "(preloading resumes where it stopped) or preload into another folder") from None
         try:
-            note.write_text(f"pid {os.getpid()}")
+            self._note = note; note.write_text(f"pid {os.getpid()}")
             jf = store._journal_file(rank)
             entries, end = _read_journal(jf) if jf.exists() else ([], 0)
             self._journal, self._jend = os.open(jf, os.O_WRONLY | os.O_CREAT, 0o644), end
@@ -299,6 +305,8 @@ class StoreWriter:
 
     def close(self):
         os.close(self._journal)
+        try: self._note.write_text('')  # no stale name for the next refusal to report
+        except OSError: pass
         self._lock.release()
         self.store.reload()
     def __enter__(self): return self
