@@ -26,9 +26,6 @@ __all__ = ['Experiment', 'experiment', 'bench_model', 'bench_batch', 'attention_
 # %% ../nbs/11_bench.ipynb #57d8cbfe
 def _round_to(x:float, m:int)->int: return max(m, math.floor(x / m + 0.5) * m)
 
-def _preset(method:str)->FPTConfig:
-    m = get_method(method)
-    return getattr(FPTConfig, m.preset if m.uses_fpt_config else 'fpt')()
 
 @dataclass(frozen=True)
 class Experiment:
@@ -46,7 +43,7 @@ class Experiment:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name: raise ValueError(f"name={self.name!r} must be a non-empty string")
         m = get_method(self.method)
-        if self.cfg is None: object.__setattr__(self, 'cfg', _preset(self.method))
+        if self.cfg is None: object.__setattr__(self, 'cfg', m.sizes())
         if not isinstance(self.cfg, FPTConfig): raise TypeError(f"cfg must be an FPTConfig (e.g. FPTConfig.fpt()), not {type(self.cfg).__name__}")
         if m.preloadable: object.__setattr__(self, 'mode', check_choice('mode', self.mode or 'preloaded', ('online', 'preloaded')))
         elif self.mode is not None:

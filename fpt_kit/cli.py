@@ -18,7 +18,6 @@ from .data.io import load_image, parse_scale, value_range, image_files
 from .data.core import (FPTData, SPLITS, fpt_dls, image_stats, hash_items, dataset_scale, duplicate_conflicts,
                                describe_group, case_variants, _CONFLICTS)
 from .data.recipes import Recipe, dataset_items, has_split, load_recipe
-from .models.fpt import FPTConfig
 from .models.lpm import shipped_lpm, SHIPPED_LPM
 from .preload import preload as preload_items, preloaded_dls
 from .learner import fpt_learner
@@ -62,7 +61,7 @@ def _cfg(method:str|Method, lpm_size:int|None, side_size:int|None, shipped:bool,
     else the method's preset's; `fpt` are FPTConfig fields given on the command line (None: not given)"""
     m, opts = get_method(method), _options(options)
     if not m.uses_fpt_config and side_size is not None: fpt = dict(side_size=side_size, **fpt)  # refused below: no side view
-    base = getattr(FPTConfig, m.preset if m.uses_fpt_config else 'fpt')()
+    base = m.sizes()
     if shipped:
         lpm_size = shipped_lpm(verify=False).img_size if lpm_size is None else lpm_size
         side_size = max(16, lpm_size // SHIPPED_SIDE_RATIO // 16 * 16) if side_size is None else side_size  # whole 16 px patches

@@ -88,6 +88,9 @@ class Method:
 
     @property
     def uses_fpt_config(self)->bool: return self.options is FPTConfig
+    def sizes(self, **kwargs)->FPTConfig:
+        "The FPTConfig preset that sizes the method's views (its own preset for the FPT family, FPT's for the others); `kwargs` change fields"
+        return getattr(FPTConfig, self.preset if self.uses_fpt_config else 'fpt')(**kwargs)
     @property
     def preloadable(self)->bool:
         "Does the method read a frozen LPM's features (which can be preloaded)?"
@@ -102,7 +105,7 @@ class Method:
         O = self.options
         if O is FPTConfig:
             sizes = {k: v for k, v in dict(lpm_size=lpm_size, side_size=side_size).items() if v is not None}
-            base = getattr(FPTConfig, self.preset)
+            base = self.sizes
             if cfg is None: return base(**sizes)
             if isinstance(cfg, dict):
                 FPTConfig.from_dict({**FPTConfig().to_dict(), **cfg})  # unknown field names are refused by name
