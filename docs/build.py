@@ -132,10 +132,39 @@ def _plain_signature_md(sym, name:str)->str:
     doc = inspect.getdoc(sym)
     return f'```python\n{name}{sig}\n```' + (f'\n\n*{doc}*' if doc else '')
 
+def _type_checking_names(mod)->dict:
+    "Names module `mod` imports only under `if TYPE_CHECKING:` (to break an import cycle), imported now for the docs"
+    import ast, importlib, inspect
+    try: tree = ast.parse(inspect.getsource(mod))
+    except (OSError, TypeError): return {}
+    names = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.If) and getattr(node.test, 'id', getattr(node.test, 'attr', None)) == 'TYPE_CHECKING'): continue
+        for imp in node.body:
+            if isinstance(imp, ast.ImportFrom):
+                src = importlib.import_module(imp.module if not imp.level else '.' * imp.level + (imp.module or ''), mod.__package__)
+                names.update({a.asname or a.name: getattr(src, a.name) for a in imp.names})
+            elif isinstance(imp, ast.Import):
+                names.update({(a.asname or a.name).split('.')[0]: importlib.import_module((a.asname and a.name) or a.name.split('.')[0]) for a in imp.names})
+    return names
+
+def _with_hints(render, sym):
+    """`render()`, where fastcore evaluates `sym`'s annotations: a name its module imports only for type checking
+    is lent to the module's namespace for the call (and taken back), so the signature shows its parameter comments"""
+    try: return render()
+    except NameError:
+        mod = sys.modules.get(getattr(sym, '__module__', None) or '')
+        lent = {k: v for k, v in (_type_checking_names(mod) if mod else {}).items() if k not in vars(mod)}
+        if not lent: raise
+        vars(mod).update(lent)
+        try: return render()
+        finally:
+            for k in lent: vars(mod).pop(k, None)
+
 def show_doc_safe(sym, name:str|None=None, title_level:int=3):
     "nbdev's `show_doc`; where fastcore cannot evaluate an annotation (a name the module imports only inside a function), the plain signature and a warning"
     from nbdev.showdoc import show_doc
-    try: return show_doc(sym, name=name, title_level=title_level)
+    try: return _with_hints(lambda: show_doc(sym, name=name, title_level=title_level), sym)
     except NameError as e:
         from fastcore.docments import qual_name
         name = name or qual_name(sym)
@@ -227,10 +256,22 @@ def _show_doc_md(obj, name:str)->str:
     "nbdev's `show_doc` markdown (fastcore's renderer, without nbdev's source link); a plain signature where an annotation cannot be evaluated"
     import warnings
     from fastcore.docments import MarkdownRenderer
-    try: return MarkdownRenderer(obj, name=name)._repr_markdown_()
+    try: return _with_hints(lambda: MarkdownRenderer(obj, name=name)._repr_markdown_(), obj)
     except NameError as e:
         warnings.warn(f'docs: {name}: {e}; shown without its parameter comments')
         return _plain_signature_md(obj, name)
+
+def _annotation(a)->str:
+    import inspect
+    return '' if a is inspect.Signature.empty else a if isinstance(a, str) else inspect.formatannotation(a)
+
+def _property_md(prop:property, name:str)->str:
+    "A property as a reader uses it: an attribute with its type (read-only unless it has a setter), and its docstring"
+    import inspect
+    ret = _annotation(inspect.signature(prop.fget).return_annotation) if prop.fget else ''
+    kind = 'property' if prop.fset is None else 'property, settable'
+    doc = inspect.getdoc(prop.fget) if prop.fget else None
+    return f'```python\n{name}' + (f': {ret}' if ret else '') + f'  # {kind}\n```' + (f'\n\n*{doc}*' if doc else '')
 
 def api_page(modname:str, nb_page:str|None)->str:
     "Markdown of module `modname`'s API page: nbdev's `show_doc` of each name in `__all__` (methods of classes too)"
@@ -247,9 +288,61 @@ def api_page(modname:str, nb_page:str|None)->str:
         out.append(f'{"#" * 2} {name}\n\n' + _show_doc_md(obj, name) + '\n')
         if inspect.isclass(obj):
             for mname, m in _public_methods(obj):
-                f = m.fget if isinstance(m, property) else getattr(m, '__func__', m)
-                out.append(f'### {name}.{mname}\n\n' + _show_doc_md(f, f'{name}.{mname}') + '\n')
+                md = _property_md(m, f'{name}.{mname}') if isinstance(m, property) else _show_doc_md(getattr(m, '__func__', m), f'{name}.{mname}')
+                out.append(f'### {name}.{mname}\n\n' + md + '\n')
     return '\n'.join(out)
+
+def api_index(modules:list)->dict:
+    """{name: (module, anchor)} of every entry the API pages have: a public name under the module that defines it, a
+    class's methods as `Class.method` (and as `method` where no other entry has that name), a module under its own
+    name; `fpt_kit.x.Name` too. A short name with two entries is left out (ambiguous), its qualified form kept"""
+    import importlib, inspect
+    from mdit_py_plugins.anchors.index import slugify  # the slugs myst gives headings (conf.py: myst_heading_anchors)
+    found = {}
+    def add(key, m, heading): found.setdefault(key, set()).add((m, slugify(heading) if heading else ''))
+    for m in modules:
+        mod = importlib.import_module(m)
+        add(m, m, None)
+        for name in getattr(mod, '__all__', []):
+            obj = getattr(mod, name)
+            if getattr(obj, '__module__', m) != m and (inspect.isclass(obj) or callable(obj)): continue  # a re-export: linked where it is defined
+            add(name, m, name); add(f'{m}.{name}', m, name)
+            if inspect.isclass(obj):
+                for mname, _ in _public_methods(obj):
+                    for key in (f'{name}.{mname}', f'{m}.{name}.{mname}', mname): add(key, m, f'{name}.{mname}')  # `evaluate`: learn.evaluate or the CLI's? Not linked
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+_CODE_SPAN = re.compile(r'(?<![\[`])`([A-Za-z_][\w.]*)(\(\))?`(?![`\]])')
+
+def linkify(md:str, index:dict, page:str)->str:
+    """Markdown `md` of docs page `page` (e.g. 'tutorials/walkthrough') with each backticked name that has an API entry
+    made a link to it, as nbdev's doc links do; fenced code, headings and existing links are left as they are"""
+    up = '../' * page.count('/')
+    out, fence = [], None
+    for line in md.split('\n'):
+        s = line.lstrip()
+        if fence:
+            if s.startswith(fence): fence = None
+        elif s.startswith(('```', '~~~')): fence = s[:3]
+        elif not s.startswith('#'):
+            def link(mt):
+                hit = index.get(mt.group(1))
+                if hit is None: return mt.group(0)
+                mod, anchor = hit
+                target = f'{up}api/{mod}.md' if f'api/{mod}' != page else ''
+                return f'[{mt.group(0)}]({target}#{anchor})' if anchor else f'[{mt.group(0)}]({target or f"{mod}.md"})'
+            line = _CODE_SPAN.sub(link, line)
+        out.append(line)
+    return '\n'.join(out)
+
+def _linkify_nb(nb, index:dict, page:str):
+    "Doc links in a notebook's markdown cells and in its show_doc outputs (markdown)"
+    for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = linkify(c.source, index, page)
+        for o in c.get('outputs', []):
+            if 'text/markdown' in o.get('data', {}):
+                t = o['data']['text/markdown']
+                o['data']['text/markdown'] = linkify(''.join(t) if isinstance(t, list) else t, index, page)
 
 def _nb_of_module(nbs_path:Path, rels:list)->dict:
     "{module name: notebook page} from each notebook's `#| default_exp`"
@@ -269,14 +362,15 @@ def write_sources(rels:list, nbs_path:Path, work:Path, modules:list)->Path:
     if src.exists(): shutil.rmtree(src)
     (src/'_static').mkdir(parents=True)
     pages = {rel: page_name(rel) for rel in rels}
+    index = api_index(modules)
     for rel, page in pages.items():
         (src/page).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(work/'exec'/rel, src/f'{page}.ipynb')
+        nb = read_nb(work/'exec'/rel); _linkify_nb(nb, index, str(page)); write_nb(nb, src/f'{page}.ipynb')
     nb_pages = _nb_of_module(nbs_path, all_notebooks(nbs_path))
     (src/'api').mkdir()
     for m in modules:
         page = nb_pages.get(m)
-        (src/'api'/f'{m}.md').write_text(api_page(m, page if page and Path(page) in pages.values() else None))
+        (src/'api'/f'{m}.md').write_text(linkify(api_page(m, page if page and Path(page) in pages.values() else None), index, f'api/{m}'))
     rows = '\n'.join(f'| [{m}]({m}.md) | {_first_line(m)} |' for m in modules)
     (src/'api'/'index.md').write_text(f'# API reference\n\nOne page per module: every public name with its signature, and what each parameter is.\n\n'
                                       f'| module | what it holds |\n|---|---|\n{rows}\n\n' + _toctree('Modules', [f'{m}' for m in modules]))
@@ -284,9 +378,9 @@ def write_sources(rels:list, nbs_path:Path, work:Path, modules:list)->Path:
     module_nbs = [str(p) for r, p in pages.items() if len(r.parts) == 1 and str(p) != 'index']
     nav = ''.join([_toctree('Tutorials', tutorials) if tutorials else '', _toctree('Notebooks', module_nbs) if module_nbs else '',
                    _toctree('API reference', ['api/index'])])
-    index = src/'index.ipynb'
-    if index.exists():
-        nb = read_nb(index); nb.cells.append(mk_cell(nav, 'markdown')); write_nb(nb, index)
+    front = src/'index.ipynb'
+    if front.exists():
+        nb = read_nb(front); nb.cells.append(mk_cell(nav, 'markdown')); write_nb(nb, front)
     else: (src/'index.md').write_text(f'# {_cfg().lib_name}\n\n{nav}')
     shutil.copy(DOCS/'conf.py', src/'conf.py')
     for f in (DOCS/'_static').glob('*'): shutil.copy(f, src/'_static'/f.name)

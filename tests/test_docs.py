@@ -116,3 +116,39 @@ def test_navigation_and_search(site):
     search = (site/'searchindex.js').read_text()
     for term in ('frozenbackbon', 'walk', 'preload'): assert f'"{term}' in search, term  # Sphinx stems and lowercases
     assert (site/'search.html').exists()
+
+def test_backticked_names_link_to_their_api_entry():
+    index = {'FrozenBackbone': ('fpt_kit.models.backbone', 'frozenbackbone'), 'fpt_kit.models.backbone': ('fpt_kit.models.backbone', '')}
+    md = '\n'.join(['Wrap a ViT in `FrozenBackbone` or call `FrozenBackbone()`; `unknown` stays, as does [`FrozenBackbone`](x).',
+                    '## `FrozenBackbone`', '```python', '`FrozenBackbone`', '```', 'The module `fpt_kit.models.backbone`.'])
+    out = build.linkify(md, index, 'tutorials/walkthrough').split('\n')
+    assert out[0] == ('Wrap a ViT in [`FrozenBackbone`](../api/fpt_kit.models.backbone.md#frozenbackbone) or call '
+                      '[`FrozenBackbone()`](../api/fpt_kit.models.backbone.md#frozenbackbone); `unknown` stays, as does [`FrozenBackbone`](x).')
+    assert out[1:5] == md.split('\n')[1:5], "headings and fenced code are left alone"
+    assert out[5] == 'The module [`fpt_kit.models.backbone`](../api/fpt_kit.models.backbone.md).'
+    assert build.linkify('`FrozenBackbone`', index, 'api/fpt_kit.models.backbone') == '[`FrozenBackbone`](#frozenbackbone)', "on its own page: the anchor"
+    real = build.api_index(build.api_modules())
+    assert real['FrozenBackbone'] == ('fpt_kit.models.backbone', 'frozenbackbone') and real['FrozenBackbone.forward'][1] == 'frozenbackboneforward'
+    assert real['fpt_learner'][0] == 'fpt_kit.learner' and real['FPTDataLoaders'][0] == 'fpt_kit.data.core', "re-exports link to where a name is defined"
+    assert 'evaluate' not in real and real['FPTLearner.evaluate'][1] == 'fptlearnerevaluate', "`evaluate` is the CLI's and FPTLearner's: not linked"
+
+def test_api_pages_show_properties_as_attributes_and_every_signature_in_full():
+    import fpt_kit.data.core as dc
+    page = build.api_page('fpt_kit.models.backbone', None)
+    assert 'FrozenBackbone.n_keep: int  # property' in page and 'def n_keep' not in page
+    page = build.api_page('fpt_kit.data.core', None)  # FPTDataLoaders' annotations name FeatureStore, imported there only for type checking
+    assert 'store:FeatureStore | None=None, # Preloaded: the feature store' in page, "FPTDataLoaders shown with its parameter comments"
+    assert 'FeatureStore' not in vars(dc), "the names lent to the module for the docs are taken back"
+
+def test_doc_links_on_the_site_reach_an_anchor_that_exists(site):
+    pages = {p.resolve(): _Page(p.read_text(encoding='utf-8')) for p in site.rglob('*.html')}
+    walk = pages[(site/'tutorials'/'walkthrough.html').resolve()]
+    assert '../api/fpt_kit.data.core.html#fpt-dls' in walk.links, "the walkthrough links `fpt_dls` to its API entry"
+    dead = []
+    for p, page in pages.items():
+        for href in page.links:
+            f, _, anchor = href.partition('#')
+            if _leaves_localhost(href) or not anchor or '/api/' not in f'/{p.relative_to(site.resolve()).parent}/{f}': continue
+            target = (p.parent/f).resolve() if f else p
+            if target not in pages or anchor not in pages[target].ids: dead.append((str(p.relative_to(site.resolve())), href))
+    assert not dead, f"links to API entries that do not exist: {dead[:10]}"
