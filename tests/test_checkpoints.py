@@ -203,6 +203,27 @@ def test_truncated_or_foreign_checkpoints_are_refused(tmp_path):
     (tmp_path/'bare').mkdir(); (tmp_path/'swin'/'model.safetensors').rename(tmp_path/'bare'/'weights.safetensors')
     with pytest.raises(ValueError, match=r"holds transformers weights .* but no transformers config.json"): read_checkpoint(tmp_path/'bare'/'weights.safetensors')
 
+def test_learner_and_command_line_take_a_catalogue_name_or_no_arch(tmp_path):
+    "fpt_learner(dls, 'retfound', weights=PATH) builds RETFound's architecture from its weights; the CLI needs no --arch for a folder that names it"
+    from fpt_kit.cli import _lpm
+    from fpt_kit.data.core import empty_dls
+    from fpt_kit.learner import fpt_learner
+    from fpt_kit.runs import _file_digest
+    m = _timm_src(num_classes=0)
+    torch.save({'model': m.state_dict()}, tmp_path/'RETFound_like.pth')
+    dls = empty_dls(FPTData(lpm_size=64, side_size=32, mean=(0.5,) * 3, std=(0.25,) * 3), ['a', 'b'])
+    learn = fpt_learner(dls, 'retfound', weights=tmp_path/'RETFound_like.pth', model_kwargs=dict(embed_dim=64, depth=2, num_heads=4))
+    bb = learn.model.backbone
+    assert bb.model.pretrained_cfg['architecture'] == 'vit_large_patch16_224' and bb.img_size == 64
+    torch.testing.assert_close(bb.model.blocks[1].attn.qkv.weight, m.blocks[1].attn.qkv.weight, rtol=0, atol=0)
+    _hf_model(hf.Dinov2Model, hf.Dinov2Config, image_size=28, patch_size=7).save_pretrained(tmp_path/'dino')
+    assert _lpm(None, str(tmp_path/'dino'), False, None) == dict(arch=None, weights=str(tmp_path/'dino'), pretrained=False, model_kwargs={})
+    assert _lpm(None, None, False, None)['weights'].name.endswith('.safetensors')  # the shipped LPM
+    with pytest.raises(ValueError, match='--pretrained needs --arch'): _lpm(None, None, True, None)
+    digest = _file_digest(tmp_path/'dino')  # a run records the folder's content
+    (tmp_path/'dino'/'config.json').write_text((tmp_path/'dino'/'config.json').read_text() + ' ')
+    assert len(digest) == 64 and _file_digest(tmp_path/'dino') != digest
+
 def test_the_kit_does_not_import_the_source_libraries():
     "transformers and open_clip are test dependencies only: no module of the kit imports them"
     for f in Path(__file__).resolve().parents[1].joinpath('fpt_kit').rglob('*.py'):
