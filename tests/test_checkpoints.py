@@ -147,6 +147,9 @@ def test_conversion_carries_what_changes_the_numbers(tmp_path):
     fb = FrozenBackbone(None, weights=tmp_path/'reg')
     assert fb.num_prefix_tokens == 5 and fb.model.no_embed_class and fb.n_tokens == 21
     torch.testing.assert_close(fb.model.blocks[1].ls2.gamma, r.state_dict()['encoder.layer.1.layer_scale2.lambda1'], rtol=0, atol=0)
+    r.save_pretrained(tmp_path/'shards', max_shard_size='50KB')  # a sharded folder: its index names the shards
+    assert len(list((tmp_path/'shards').glob('*.safetensors'))) > 1
+    torch.testing.assert_close(FrozenBackbone(None, weights=tmp_path/'shards').model.state_dict(), fb.model.state_dict(), rtol=0, atol=0)
 
 def test_other_sizes_resample_the_position_grid(tmp_path):
     "Read at another size, transformers' DINOv2 with registers interpolates as timm's recipe does (antialiased bicubic): pos_resample='timm' matches it"
@@ -218,6 +221,8 @@ def test_learner_and_command_line_take_a_catalogue_name_or_no_arch(tmp_path):
     torch.testing.assert_close(bb.model.blocks[1].attn.qkv.weight, m.blocks[1].attn.qkv.weight, rtol=0, atol=0)
     _hf_model(hf.Dinov2Model, hf.Dinov2Config, image_size=28, patch_size=7).save_pretrained(tmp_path/'dino')
     assert _lpm(None, str(tmp_path/'dino'), False, None) == dict(arch=None, weights=str(tmp_path/'dino'), pretrained=False, model_kwargs={})
+    dls28 = empty_dls(FPTData(lpm_size=28, side_size=16, mean=(0.5,) * 3, std=(0.25,) * 3), ['a', 'b'])
+    assert fpt_learner(dls28, None, weights=tmp_path/'dino').model.backbone.model.pretrained_cfg['architecture'] == 'vit_base_patch14_dinov2'
     assert _lpm(None, None, False, None)['weights'].name.endswith('.safetensors')  # the shipped LPM
     with pytest.raises(ValueError, match='--pretrained needs --arch'): _lpm(None, None, True, None)
     digest = _file_digest(tmp_path/'dino')  # a run records the folder's content
