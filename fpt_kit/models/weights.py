@@ -23,11 +23,12 @@ FORMATS = {'timm': "a timm state dict (safetensors, .pth, .bin), bare or under '
 
 def _understood()->str: return '; '.join(f"{k}: {v}" for k, v in FORMATS.items())
 
-# %% ../../nbs/01f_models.weights.ipynb #666618da
+# %% ../../nbs/01f_models.weights.ipynb #ccd0e5d4
 def _kind(path:Path)->str|None:
     "'safetensors', 'torch' or None, from a file's first bytes"
     with open(path, 'rb') as f: head = f.read(9)
-    if len(head) == 9 and head[8:9] == b'{': return 'safetensors'  # an 8-byte header length, then the JSON header
+    if len(head) == 9 and head[8:9] == b'{' and 8 + int.from_bytes(head[:8], 'little') <= path.stat().st_size:
+        return 'safetensors'  # an 8-byte header length that fits the file, then the JSON header
     if head[:4] == b'PK\x03\x04' or head[:1] == b'\x80': return 'torch'  # torch.save's zip archive, or a legacy pickle
     return None
 
@@ -184,13 +185,17 @@ def _from_transformers(sd:dict, prefix:str, cfg:dict, path:Path)->LPMCheckpoint:
     source = (cfg.get('architectures') or [{'vit': 'ViTModel', 'dinov2': 'Dinov2Model'}.get(mt, 'Dinov2WithRegistersModel')])[0]
     return LPMCheckpoint('transformers', source, out, _hf_arch(cfg, mt, n_reg), _hf_kwargs(cfg, mt, path), path, tuple(dropped))
 
-# %% ../../nbs/01f_models.weights.ipynb #e8ff5266
+# %% ../../nbs/01f_models.weights.ipynb #cbfb8b62
 def _configs(folder:Path)->dict:
     "The JSON files of `folder` that describe a model, by kind: 'transformers', 'timm', 'open_clip', 'index'"
     out = {}
-    for p in sorted(folder.glob('*.json')):
-        try: d = json.loads(p.read_text())
-        except (ValueError, OSError): continue
+    for p in sorted(folder.iterdir()):
+        try:
+            if not p.is_file() or p.stat().st_size > 2**24: continue
+            with open(p, 'rb') as f:
+                if f.read(64).lstrip()[:1] != b'{': continue  # not a JSON object
+            d = json.loads(p.read_text())
+        except (ValueError, OSError): continue  # unreadable, or not JSON after all
         if not isinstance(d, dict): continue
         kind = ('transformers' if 'model_type' in d else 'timm' if 'architecture' in d else 'index' if isinstance(d.get('weight_map'), dict)
                 else 'open_clip' if isinstance(d.get('model_cfg'), dict) and 'vision_cfg' in d['model_cfg'] else None)
@@ -200,7 +205,7 @@ def _configs(folder:Path)->dict:
 def _weight_files(folder:Path, configs:dict)->list[Path]:
     "The weights files of a folder: the shards its index names, else its one safetensors (or PyTorch) file"
     if 'index' in configs: return [folder/f for f in sorted(set(configs['index']['weight_map'].values()))]
-    kinds = {p: _kind(p) for p in sorted(folder.iterdir()) if p.is_file() and p.suffix != '.json'}
+    kinds = {p: _kind(p) for p in sorted(folder.iterdir()) if p.is_file()}
     files = [p for p, k in kinds.items() if k == 'safetensors'] or [p for p, k in kinds.items() if k == 'torch']
     if len(files) != 1:
         raise ValueError(f"weights={str(folder)!r} is a folder with {len(files) or 'no'} weights files{' (' + ', '.join(p.name for p in files) + ')' if files else ''}; "
