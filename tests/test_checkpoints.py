@@ -189,6 +189,14 @@ def test_catalogue_names_and_format_names(tmp_path):
     with pytest.raises(ValueError, match=r"is a timm checkpoint \(timm VisionTransformer\), which does not say its architecture; give arch="):
         create_lpm(None, weights=tmp_path/'uni-like.safetensors')
 
+def test_catalogue_names_download_only_their_own_weights(tmp_path, monkeypatch):
+    "pretrained=True with a catalogue name asks the hub for that model's weights (never timm's ImageNet weights of the same shape), or says where to get them"
+    import huggingface_hub.constants as hc
+    monkeypatch.setattr(hc, 'HF_HUB_OFFLINE', True); monkeypatch.setattr(hc, 'HF_HUB_CACHE', str(tmp_path/'empty_cache'))
+    with pytest.raises(ValueError, match=r"arch='retfound' \(RETFound.*cannot be downloaded through timm; get its weights"): create_lpm('retfound', pretrained=True)
+    with pytest.raises(ValueError, match=r"arch='hf-hub:MahmoodLab/uni' could not be read from the Hugging Face hub"): create_lpm('uni', pretrained=True)
+    with pytest.raises(ValueError, match=r"could not download the weights of 'vit_base_patch14_dinov2.lvd142m'"): create_lpm('dinov2-base', pretrained=True)
+
 def test_truncated_or_foreign_checkpoints_are_refused(tmp_path):
     m = _hf_model(hf.ViTModel, hf.ViTConfig, intermediate_size=96, image_size=32, patch_size=8)
     m.save_pretrained(tmp_path/'vit')

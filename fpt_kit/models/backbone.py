@@ -170,9 +170,12 @@ def _checkpoint_size(model:nn.Module, shapes:dict|None, path)->int:
 # %% ../../nbs/02_models.backbone.ipynb #7e44387a
 def _names()->str: return ', '.join(map(repr, CATALOGUE))
 
-def _resolve_arch(arch:str|None, ckpt:LPMCheckpoint|None, kwargs:dict)->tuple[str, dict]:
-    "The timm name and arguments to build: a catalogue name's, the checkpoint format's, or `arch` itself, checked against each other"
-    if (fm := foundation_model(arch)) is not None: arch, kwargs = fm.arch, {**fm.model_kwargs, **kwargs}
+def _resolve_arch(arch:str|None, ckpt:LPMCheckpoint|None, kwargs:dict, pretrained:bool=False)->tuple[str, dict]:
+    "The timm name and arguments to build: a catalogue name's (its hub name to download), the checkpoint format's, or `arch` itself, checked against each other"
+    if (fm := foundation_model(arch)) is not None:
+        if pretrained and ckpt is None and fm.hub is None:
+            raise ValueError(f"arch={arch!r} ({fm.title}) cannot be downloaded through timm; get its weights ({fm.weights}) and pass them with weights= (CLI: --weights)")
+        arch, kwargs = fm.hub if pretrained and ckpt is None else fm.arch, {**fm.model_kwargs, **kwargs}
     if ckpt is None:
         if arch is None: raise ValueError(f"arch=None needs weights= in a format that names the architecture; give a timm name (e.g. "
                                           f"'vit_base_patch16_384.orig_in21k_ft_in1k') or a catalogue name ({_names()})")
@@ -196,13 +199,16 @@ def create_lpm(arch:str|None=None, # timm model name (e.g. 'vit_base_patch16_384
     "Create a timm ViT without classifier head, with weights from the hub, a local checkpoint, or none"
     check_choice('pos_resample', pos_resample, POS_RESAMPLE)
     ckpt = read_checkpoint(weights) if weights is not None else None
-    arch, kwargs = _resolve_arch(arch, ckpt, kwargs)
+    arch, kwargs = _resolve_arch(arch, ckpt, kwargs, pretrained)
     overlay, base = kwargs.pop('pretrained_cfg_overlay', {}), kwargs.pop('img_size', None)  # base: the size the model is built at by default
     try:
         with torch.device('meta'): skel = timm.create_model(arch, pretrained=False, num_classes=0, **({} if base is None else dict(img_size=base)), **kwargs)  # shapes only
     except RuntimeError as e:
         if 'Unknown model' in str(e): raise ValueError(f"arch={arch!r} is not a timm model name; see timm.list_models('vit_*'), or use a catalogue name ({_names()})") from e
         raise
+    except OSError as e:  # an 'hf-hub:' name reads its configuration from the hub
+        raise ValueError(f"arch={arch!r} could not be read from the Hugging Face hub ({type(e).__name__}: offline, HF_HUB_OFFLINE=1, no network or no access); "
+                         "download the weights and give them with weights= (CLI: --weights)") from None
     target = img_size or skel.patch_embed.img_size[0]
     if not pretrained and ckpt is None: return timm.create_model(arch, pretrained=False, num_classes=0, img_size=target, **kwargs)
     shapes = None if ckpt is None else {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
