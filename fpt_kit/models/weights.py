@@ -54,8 +54,9 @@ def load_tensors(path:str|Path, # A safetensors or torch.save file
                          "yourself (weights_only=False), load it into the model and pass the model") from None
     except (RuntimeError, EOFError): raise _unreadable(path) from None
 
-# %% ../../nbs/01f_models.weights.ipynb #d759d737
+# %% ../../nbs/01f_models.weights.ipynb #f0fdc8f8
 _WRAPPERS = ('state_dict_ema', 'model_ema', 'state_dict', 'model')  # where timm looks for the weights in a checkpoint
+_ROOTS = ('patch_embed.proj.weight', 'embeddings.patch_embeddings.projection.weight')  # the patch embedding: timm's name, transformers'
 
 def _unwrap(obj, path:Path)->dict:
     "The tensors of a checkpoint: the dict under the first wrapper key present (repeatedly), its tensor entries"
@@ -65,6 +66,10 @@ def _unwrap(obj, path:Path)->dict:
         obj = obj[key]
     if not isinstance(obj, dict): raise ValueError(f"weights={str(path)!r} holds a {type(obj).__name__}, not a dict of tensors")
     sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    nested = [k for k, v in obj.items() if isinstance(v, dict) and any(isinstance(t, torch.Tensor) for t in v.values())]
+    if nested and not any(k.endswith(_ROOTS) for k in sd):  # the weights sit under a key of the checkpoint's own
+        raise ValueError(f"weights={str(path)!r} holds its tensors under {nested}, not under a key checkpoints use ({', '.join(map(repr, _WRAPPERS))}); "
+                         "save that dict on its own, or under 'state_dict' or 'model'")
     if not sd: raise ValueError(f"weights={str(path)!r} holds no tensors at its top level or under {', '.join(map(repr, _WRAPPERS))} "
                                 f"(it has {list(obj)[:6]}); the formats understood are: {_understood()}")
     return sd
