@@ -42,7 +42,7 @@ CATALOGUE = {m.name: m for m in [
                             "from the RETFound_MAE project (download location unverified)",
                     notes="architecture (timm VisionTransformer, ViT-L/16, eps 1e-6), {'model': ...} wrapper and ImageNet normalisation from RETFound's own "
                           "loading code; licence unverified"),
-    FoundationModel('uni', 'UNI: DINOv2-pretrained ViT-L/16 on histopathology', 'pathology (H&E)',
+    FoundationModel('uni', 'UNI: self-supervised ViT-L/16 on histopathology', 'pathology (H&E)',
                     'vit_large_patch16_224', dict(init_values=1e-5, dynamic_img_size=True), img_size=224, **_IMAGENET, licence='cc-by-nc-nd-4.0 (gated; non-commercial research)',
                     weights='Hugging Face hub MahmoodLab/UNI (gated: accept the terms, log in): a timm hub folder, pytorch_model.bin',
                     hub='hf-hub:MahmoodLab/uni', notes="timm arguments from the model card's timm.create_model call (init_values=1e-5 builds its LayerScale); "
