@@ -7,7 +7,9 @@ from .core import count_params, ParamCount, seeded, get_device, tiny_vit
 from .data.io import load_image, image_files, IMAGE_EXTS, parse_scale
 from .data.core import FPTData, fpt_dls, folder_items, csv_items, class_folder_items, split_items, image_stats, file_hash, hash_items
 from .data.recipes import dataset_items, load_recipe, list_recipes, recipe_dls
-from .models.backbone import FrozenBackbone
+from .models.backbone import FrozenBackbone, create_lpm
+from .models.weights import read_checkpoint, LPMCheckpoint
+from .models.catalogue import CATALOGUE, FoundationModel, foundation_model, catalogue_table
 from .models.side import SideViT
 from .models.fusion import FusionModule
 from .models.fpt import FPTConfig, FPTModel, build_fpt, build_side

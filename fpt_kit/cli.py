@@ -39,9 +39,9 @@ def command(f):
 SHIPPED_SIDE_RATIO = 4 # The shipped LPM reads 256 px; by default the side network reads 256 / 4 = 64 px, as in the demo
 
 def _lpm(arch:str|None, weights, pretrained:bool, model_kwargs:str|None)->dict:
-    "fpt_learner's LPM arguments from the command line: the shipped LPM unless --arch is given"
-    if arch is None:
-        if weights or pretrained: raise ValueError("--weights/--pretrained need --arch (the timm name of the LPM)")
+    "fpt_learner's LPM arguments from the command line: the shipped LPM unless --arch or --weights is given (a checkpoint whose format names its architecture needs no --arch)"
+    if arch is None and weights is None:
+        if pretrained: raise ValueError("--pretrained needs --arch (a timm name, or a catalogue name such as 'dinov2-base')")
         return shipped_lpm().learner_kwargs()
     try: mk = json.loads(model_kwargs) if model_kwargs else {}
     except json.JSONDecodeError as e: raise ValueError(f"--model-kwargs {model_kwargs!r} is not JSON, e.g. '{{\"depth\": 4}}'") from e
@@ -102,6 +102,7 @@ def demo(out:str='runs/demo', # Output folder: summary.csv, results.csv, report.
         ):
     "The main job: side network alone vs linear probe vs FPT on the synthetic fine-grained fundus data"
     from fpt_kit.experiments.demo import run_demo
+    if arch is None and (weights or pretrained): raise ValueError("fpt-kit demo: --weights/--pretrained need --arch (the demo's LPM is the shipped one unless --arch names another)")
     lpm = {} if arch is None else dict(arch=arch, weights=weights, pretrained=pretrained, model_kwargs=_lpm(arch, weights, pretrained, model_kwargs)['model_kwargs'])
     t = time.time()
     run_demo(out, seeds=tuple(range(seeds)), **lpm)
@@ -123,8 +124,8 @@ def pretrain_lpm(out:str=None, # Weights file to write (default: the kit's shipp
 @command
 def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
             recipe:str=None, # A recipe name (its normalisation); otherwise statistics are measured on the training split
-            arch:str=None, # timm name of the LPM (default: the kit's shipped synthetic-fundus LPM)
-            weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
+            arch:str=None, # timm or catalogue name of the LPM (default: the kit's shipped synthetic-fundus LPM, or the one --weights names)
+            weights:str=None, # Local LPM checkpoint, file or folder: timm (safetensors, .pth, .bin), transformers ViT/DINOv2 or open_clip
             pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
             model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
             method:str='fpt', # The method the features are for: 'fpt' (the paper: every LPM layer) or 'fpt_plus' (the last half of the layers)
@@ -145,7 +146,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
     m = _method(method)
     if not m.preloadable: raise ValueError(f"--method {m.name} runs no frozen LPM, so it has no features to preload; preload for "
                                            f"{', '.join(n for n, x in METHODS.items() if x.preloadable)}")
-    cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
+    cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None and weights is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
     items, data_, _ = _data(data, recipe, m, lpm_size, side_size, seed, parse_scale(scale))
     learn = fpt_learner(fpt_dls(items, data_, device='cpu', allow_duplicates=allow_duplicates), cfg=cfg, method=m, **_lpm(arch, weights, pretrained, model_kwargs))
     store = preload_items(learn.model.backbone, items, data_, root, dtype, bs, num_workers, rank_distrib(), max(1, num_distrib()),
@@ -203,8 +204,8 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           out:str='runs/train', # Run folder; refused when it holds a run, unless --overwrite
           method:str='fpt', # A registered method: fpt, fpt_plus, side (side network alone), or a baseline: full, linear, prompt, attention, adapter, bitfit, lora
           recipe:str=None, # A recipe name (fpt_kit.data.recipes): its normalisation, learning rate and class count
-          arch:str=None, # timm name of the LPM (default: the kit's shipped synthetic-fundus LPM)
-          weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
+          arch:str=None, # timm or catalogue name of the LPM (default: the kit's shipped synthetic-fundus LPM, or the one --weights names)
+          weights:str=None, # Local LPM checkpoint, file or folder: timm (safetensors, .pth, .bin), transformers ViT/DINOv2 or open_clip
           pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
           model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
           options:str=None, # JSON of the method's options, e.g. '{"lora_rank": 8}' (lora), '{"n_prompts": 8}' (fpt: FPTConfig fields)
@@ -239,7 +240,7 @@ def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, o
            epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world):
     "`train` once its arguments and --out are checked"
     m = get_method(method)
-    cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
+    cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None and weights is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
     items, data_, rec = _data(data, recipe, m, lpm_size, side_size, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
     lr = lr or (rec.lr if rec else 1e-3)

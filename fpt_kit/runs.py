@@ -4,7 +4,7 @@
 
 # %% ../nbs/11c_runs.ipynb #482faab6
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, tempfile, warnings
+import contextlib, dataclasses, hashlib, json, math, os, tempfile, warnings
 from pathlib import Path
 import pandas as pd
 from .core import check_choice, get_device
@@ -44,7 +44,11 @@ def strict_json(obj)->str:
                        else None if isinstance(o, float) and not math.isfinite(o) else o)
     return json.dumps(clean(obj), indent=1, allow_nan=False)
 
-def _file_digest(f)->str|None: return file_hash(f) if f else None
+def _file_digest(f)->str|None:
+    "SHA-256 of a weights file; of a checkpoint folder (transformers, open_clip), over its files' names and digests"
+    if not f: return None
+    if not Path(f).is_dir(): return file_hash(f)
+    return hashlib.sha256(''.join(f"{p.name}:{file_hash(p)};" for p in sorted(Path(f).iterdir()) if p.is_file()).encode()).hexdigest()
 
 # %% ../nbs/11c_runs.ipynb #51593b18
 @contextlib.contextmanager

@@ -274,7 +274,7 @@ def _(ws):
     raw = (ws.root/'lpm.safetensors').read_bytes(); (ws.root/'cut.safetensors').write_bytes(raw[:len(raw) // 2])
     return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_cut'), '--weights', str(ws.root/'cut.safetensors')] + TINY)
 
-@case('weights_nested_elsewhere', '--weights a checkpoint whose state dict sits under an unusual key', "none of its", "is 'pos_embed'", "under 'state_dict' or 'model'")
+@case('weights_nested_elsewhere', '--weights a checkpoint whose state dict sits under an unusual key', "holds its tensors under ['net']", "under 'state_dict' or 'model'")
 def _(ws):
     torch.save({'net': tiny_vit(embed_dim=64, depth=2, num_heads=4).state_dict(), 'step': torch.tensor(3)}, ws.root/'nested.pth')
     return cli_error(['train', str(ws.ds), '--out', str(ws.root/'r_nest'), '--weights', str(ws.root/'nested.pth')] + TINY)

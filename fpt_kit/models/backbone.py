@@ -4,7 +4,7 @@
 
 # %% ../../nbs/02_models.backbone.ipynb #7ac4594e
 from __future__ import annotations
-import math, hashlib, pickle, argparse
+import math, hashlib
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -13,9 +13,10 @@ import torch, timm
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
-from safetensors import safe_open, SafetensorError
 from timm.models._features import feature_take_indices
 from ..core import check_choice, check_range
+from .weights import LPMCheckpoint, read_checkpoint
+from .catalogue import CATALOGUE, foundation_model
 
 # %% auto #0
 __all__ = ['POS_RESAMPLE', 'keep_count', 'token_importance', 'gather_tokens', 'reference_pos_embed', 'set_lpm_size', 'create_lpm',
@@ -128,32 +129,6 @@ def set_lpm_size(model:nn.Module, # A timm VisionTransformer
         model.pos_embed = nn.Parameter(new, requires_grad=pos.requires_grad)
     return model
 
-# %% ../../nbs/02_models.backbone.ipynb #97f68914
-def _unreadable(path:Path)->ValueError:
-    "The error for a weights file that is no readable PyTorch file"
-    return ValueError(f"weights={str(path)!r} cannot be read as a PyTorch weights file (truncated, corrupt or another format); copy or download it again")
-
-def _file_shapes(path:Path)->dict[str, tuple]:
-    "Tensor shapes of a weights file, read without unpickling code: a safetensors header or `torch.load(weights_only=True)`"
-    if path.suffix == '.safetensors':
-        try:
-            with safe_open(str(path), 'pt') as f: return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-        except SafetensorError as e:
-            raise ValueError(f"weights={str(path)!r} is not a readable safetensors file ({e}): it is truncated or corrupt; copy or download it again") from None
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):  # as timm: training checkpoints keep their arguments
-            ckpt = torch.load(path, map_location='meta', weights_only=True)
-    except pickle.UnpicklingError as e:  # what weights_only=True raises for anything but plain tensors
-        if 'global' not in str(e).lower(): raise _unreadable(path) from None  # not even a pickle of Python objects
-        raise ValueError(f"weights={str(path)!r} is a pickle that needs arbitrary Python objects, and unpickling them can run code, "
-                         "so loading with weights_only=True refused it; convert it to safetensors, or if you trust it, unpickle it "
-                         "yourself (weights_only=False), load it into the model and pass the model") from None
-    except (RuntimeError, EOFError): raise _unreadable(path) from None
-    for key in ('state_dict_ema', 'model_ema', 'state_dict', 'model'):  # where timm looks for the weights in a checkpoint
-        if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict): ckpt = ckpt[key]; break
-    if not isinstance(ckpt, dict): raise ValueError(f"weights={str(path)!r} holds a {type(ckpt).__name__}, not a dict of tensors")
-    return {k.removeprefix('module.'): tuple(v.shape) for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
-
 # %% ../../nbs/02_models.backbone.ipynb #4e513c16
 def _first_mismatch(file_shapes:dict, model_shapes:dict)->str|None:
     "The first tensor that a weights file and a model disagree on, in words (None: they agree)"
@@ -193,31 +168,54 @@ def _checkpoint_size(model:nn.Module, shapes:dict|None, path)->int:
     return g * model.patch_embed.patch_size[0]
 
 # %% ../../nbs/02_models.backbone.ipynb #7e44387a
-def create_lpm(arch:str, # timm model name, e.g. 'vit_base_patch16_384.orig_in21k_ft_in1k'
+def _names()->str: return ', '.join(map(repr, CATALOGUE))
+
+def _resolve_arch(arch:str|None, ckpt:LPMCheckpoint|None, kwargs:dict, pretrained:bool=False)->tuple[str, dict]:
+    "The timm name and arguments to build: a catalogue name's (its hub name to download), the checkpoint format's, or `arch` itself, checked against each other"
+    if (fm := foundation_model(arch)) is not None:
+        if pretrained and ckpt is None and fm.hub is None:
+            raise ValueError(f"arch={arch!r} ({fm.title}) cannot be downloaded through timm; get its weights ({fm.weights}) and pass them with weights= (CLI: --weights)")
+        arch, kwargs = fm.hub if pretrained and ckpt is None else fm.arch, {**fm.model_kwargs, **kwargs}
+    if ckpt is None:
+        if arch is None: raise ValueError(f"arch=None needs weights= in a format that names the architecture; give a timm name (e.g. "
+                                          f"'vit_base_patch16_384.orig_in21k_ft_in1k') or a catalogue name ({_names()})")
+        return arch, kwargs
+    if ckpt.arch is None:
+        if arch is None: raise ValueError(f"weights={str(ckpt.path)!r} is a {ckpt.format} checkpoint ({ckpt.source}), which does not say its architecture; "
+                                          f"give arch= (CLI: --arch), the timm name it was saved from or a catalogue name ({_names()})")
+        return arch, {**ckpt.model_kwargs, **kwargs}
+    if arch is not None and arch.split('.')[0] != ckpt.arch.split('.')[0]:
+        raise ValueError(f"weights={str(ckpt.path)!r} is a {ckpt.source} ({ckpt.format}) that maps to timm's {ckpt.arch!r}, not arch={arch!r}; "
+                         f"leave arch out (arch=None; CLI: no --arch) or give {ckpt.arch!r}")
+    return arch or ckpt.arch, {**ckpt.model_kwargs, **kwargs}
+
+def create_lpm(arch:str|None=None, # timm model name (e.g. 'vit_base_patch16_384.orig_in21k_ft_in1k') or catalogue name ('retfound'...); None: the one `weights` names
                img_size:int|None=None, # Input resolution (None: the model's own)
                pretrained:bool=False, # Download timm's pretrained weights from the hub
-               weights:str|Path|None=None, # Local weights file (safetensors; or .pth/.bin of plain tensors) loaded by timm
+               weights:str|Path|None=None, # Local checkpoint, file or folder, in a format `read_checkpoint` knows
                pos_resample:Literal['reference', 'timm']='reference', # Position grid resampling when the weights were trained at another size
                **kwargs # Passed to `timm.create_model` (e.g. depth, embed_dim for a small model)
               )->nn.Module:
-    "Create a timm ViT without classifier head, with weights from the hub, a local file, or none"
+    "Create a timm ViT without classifier head, with weights from the hub, a local checkpoint, or none"
     check_choice('pos_resample', pos_resample, POS_RESAMPLE)
+    ckpt = read_checkpoint(weights) if weights is not None else None
+    arch, kwargs = _resolve_arch(arch, ckpt, kwargs, pretrained)
+    overlay, base = kwargs.pop('pretrained_cfg_overlay', {}), kwargs.pop('img_size', None)  # base: the size the model is built at by default
     try:
-        with torch.device('meta'): skel = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)  # shapes only, no memory
+        with torch.device('meta'): skel = timm.create_model(arch, pretrained=False, num_classes=0, **({} if base is None else dict(img_size=base)), **kwargs)  # shapes only
     except RuntimeError as e:
-        if 'Unknown model' in str(e): raise ValueError(f"arch={arch!r} is not a timm model name; see timm.list_models('vit_*')") from e
+        if 'Unknown model' in str(e): raise ValueError(f"arch={arch!r} is not a timm model name; see timm.list_models('vit_*'), or use a catalogue name ({_names()})") from e
         raise
+    except OSError as e:  # an 'hf-hub:' name reads its configuration from the hub
+        raise ValueError(f"arch={arch!r} could not be read from the Hugging Face hub ({type(e).__name__}: offline, HF_HUB_OFFLINE=1, no network or no access); "
+                         "download the weights and give them with weights= (CLI: --weights)") from None
     target = img_size or skel.patch_embed.img_size[0]
-    if not pretrained and weights is None: return timm.create_model(arch, pretrained=False, num_classes=0, img_size=target, **kwargs)
-    shapes = None
-    if weights is not None:
-        weights = Path(weights).expanduser()
-        if not weights.is_file(): raise ValueError(f"weights={str(weights)!r} is not a file; give a weights file saved from timm (safetensors, .pth or .bin)")
-        shapes = _file_shapes(weights)
+    if not pretrained and ckpt is None: return timm.create_model(arch, pretrained=False, num_classes=0, img_size=target, **kwargs)
+    shapes = None if ckpt is None else {k: tuple(v.shape) for k, v in ckpt.state_dict.items()}
     n_cls = (skel.pretrained_cfg.get('num_classes') or 0) if shapes is None else _classifier_size(shapes, skel)  # the weights' own head: timm loads strictly
     load = _checkpoint_size(skel, shapes, weights) if pos_resample == 'reference' else target  # 'timm': timm resamples while loading
-    cfg = dict(pretrained_cfg_overlay={**kwargs.pop('pretrained_cfg_overlay', {}), 'file': str(weights), 'num_classes': n_cls}) if shapes is not None else {}
-    try: model = timm.create_model(arch, pretrained=True, num_classes=n_cls, img_size=load, **cfg, **kwargs)
+    if ckpt is not None: overlay = {**overlay, 'state_dict': ckpt.state_dict, 'num_classes': n_cls}  # timm's own loader, on the converted tensors
+    try: model = timm.create_model(arch, pretrained=True, num_classes=n_cls, img_size=load, **(dict(pretrained_cfg_overlay=overlay) if overlay else {}), **kwargs)
     except RuntimeError as e:
         if 'Error(s) in loading state_dict' not in str(e): raise
         raise _misfit(e, arch, weights, shapes, dict(num_classes=n_cls, img_size=load, **kwargs)) from None
@@ -225,6 +223,9 @@ def create_lpm(arch:str, # timm model name, e.g. 'vit_base_patch16_384.orig_in21
         if shapes is not None: raise
         raise ValueError(f"pretrained=True could not download the weights of {arch!r} ({type(e).__name__}: offline, HF_HUB_OFFLINE=1 or no network); "
                          "give a local weights file with weights= (CLI: --weights)") from None
+    if ckpt is not None:  # the record keeps where the weights came from, not a second copy of them
+        model.pretrained_cfg = {**{k: v for k, v in model.pretrained_cfg.items() if k != 'state_dict'}, 'file': str(ckpt.path), 'checkpoint_format': ckpt.format}
+        model.default_cfg = model.pretrained_cfg
     model.reset_classifier(0)
     return set_lpm_size(model, target, pos_resample)
 
@@ -232,20 +233,20 @@ def create_lpm(arch:str, # timm model name, e.g. 'vit_base_patch16_384.orig_in21
 class FrozenBackbone(nn.Module):
     "A frozen timm ViT returning the keys and values of its most attended tokens: (L, B, H, k, dh) each"
     def __init__(self,
-                 model_or_arch:nn.Module|str, # A timm VisionTransformer, or its timm name
+                 model_or_arch:nn.Module|str|None, # A timm VisionTransformer, its timm name or a catalogue name (None: the one `weights` names)
                  layers:int|float|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n), a fraction f (the last round(f * depth)) or indices
                  token_ratio:float=0.2, # Fraction kept per block and head: int(ratio * N) tokens as the reference, at least one
                  token_rule:Literal['global', 'cls']='global', # Importance: mean attention received, or the CLS row
                  img_size:int|None=None, # LPM input resolution; position embeddings are resampled once
                  pretrained:bool=False, # By name: timm's pretrained weights (hub)
-                 weights:str|Path|None=None, # By name: a local weights file
+                 weights:str|Path|None=None, # By name: a local checkpoint, file or folder (see `read_checkpoint`)
                  pos_resample:Literal['reference', 'timm']='reference', # Position grid resampling to img_size: the reference's or timm's
                  chunk_size:int|None=256, # Queries per chunk when scoring tokens (None: all at once)
                  **model_kwargs # By name: passed to `timm.create_model`
                 ):
         super().__init__()
         self.pos_resample = check_choice('pos_resample', pos_resample, POS_RESAMPLE)
-        if isinstance(model_or_arch, str): model = create_lpm(model_or_arch, img_size, pretrained, weights, pos_resample, **model_kwargs)
+        if model_or_arch is None or isinstance(model_or_arch, str): model = create_lpm(model_or_arch, img_size, pretrained, weights, pos_resample, **model_kwargs)
         elif isinstance(model_or_arch, nn.Module):
             if pretrained or weights is not None or model_kwargs:
                 raise ValueError("pretrained, weights and model arguments apply when FrozenBackbone builds the model by name; "
