@@ -344,7 +344,6 @@ def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
     self._keep(k, v, token_importance(q, k, attn.scale, self.token_rule, self.chunk_size) if need else None)
     if i == self.layers[-1]: raise _LastLayerCaptured  # the pass ends here (see `_run`)
 
-
 @patch
 @contextmanager
 def _capturing(self:FrozenBackbone, mode:str, n_keep:int):
