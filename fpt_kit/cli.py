@@ -335,7 +335,7 @@ def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 's
         from fpt_kit.experiments.gpu import gpu_check
         df = gpu_check('cuda', arch=arch, img_size=img_size, bs=bs, n_out=n_out)
         Path(out).mkdir(parents=True, exist_ok=True); df.to_csv(Path(out)/'gpu.csv', index=False)
-        res['gpu check'] = df
+        res[f"gpu check: {df.attrs['gpu']}, {arch} at {img_size} px, batch {bs}"] = df
     if what == 'scaling':
         from fpt_kit.experiments.scaling import scaling_bench
         res['scaling'] = scaling_bench(out, arch=arch, bs=bs, n_out=n_out)

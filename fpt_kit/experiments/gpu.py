@@ -75,7 +75,7 @@ def _store_rows(dev, arch, img_size, bs, n_images, mk)->list[dict]:
             with st.writer() as w:
                 for ks, (k, v) in zip(keys, kv): w.write(ks, k, v)
         t_w, t_copy_out = _timed(dev, write), _timed(dev, lambda: [(k.cpu(), v.cpu()) for k, v in kv])
-        st = FeatureStore(root/'store', verify=False)
+        st = FeatureStore(root/'store')  # opened again, as training opens it
         t_r = _timed(dev, lambda: [[t.to(dev) for t in st[key]] for ks in keys for key in ks])
         host = [(k.cpu().pin_memory() if dev.type == 'cuda' else k.cpu(), v.cpu()) for k, v in kv]
         t_copy_in = _timed(dev, lambda: [(k.to(dev), v.to(dev)) for k, v in host])
