@@ -5,7 +5,6 @@
 # %% ../../nbs/13h_experiments.gpu.ipynb #78a76872
 from __future__ import annotations
 import math, shutil, statistics, tempfile, time
-from contextlib import nullcontext
 from pathlib import Path
 import pandas as pd, torch
 from ..core import check_range, get_device, seeded
