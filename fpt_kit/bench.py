@@ -366,11 +366,15 @@ def step_time(method:str|Experiment, # A name in `BENCH_METHODS` or an `Experime
               store_dtype:str='float16', # Preloaded FPT: dtype of the keys and values
               seed:int=0, # Seed of the model and the batch
               model_kwargs:dict|None=None, # Passed to `bench_model`
+              clock:str='wall', # 'wall' (perf_counter) or 'cpu' (this process's CPU time: steadier on a shared machine; CPU only)
              )->float:
     "Median seconds per training step (forward, backward, AdamW step) over `steps` steps after `warmup`"
     exp = experiment(method, cfg, mode, img_size)
     check_range('steps', steps, 1, integer=True); check_range('warmup', warmup, 0, integer=True)
     dev = get_device(device)
+    if check_choice('clock', clock, ('wall', 'cpu')) == 'cpu' and dev.type != 'cpu':
+        raise ValueError(f"clock='cpu' times this process's CPU work, which says nothing of a {dev.type} device; use clock='wall'")
+    now = time.perf_counter if clock == 'wall' else time.process_time
     with seeded(seed): model = bench_model(exp, arch, n_out, device='cpu', **dict(model_kwargs or {}))
     for p in _on_device(model, exp, False): p.to(dev)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
@@ -379,8 +383,8 @@ def step_time(method:str|Experiment, # A name in `BENCH_METHODS` or an `Experime
         xs, y = bench_batch(exp, model, bs, n_out, dev, store_dtype=_dtype(store_dtype, 'store_dtype'), seed=seed)
         opt, times = _optimizer(model), []
         for i in range(warmup + steps):
-            sync(); t = time.perf_counter()
+            sync(); t = now()
             _train_step(model, opt, xs, y)
             sync()
-            if i >= warmup: times.append(time.perf_counter() - t)
+            if i >= warmup: times.append(now() - t)
     return statistics.median(times)

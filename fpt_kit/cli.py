@@ -321,7 +321,7 @@ def predict(run:str, # A folder written by `fpt-kit train`
     return 2 if len(bad) else 0
 
 @command
-def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline' or 'all'
+def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 'scaling', 'gpu', or 'all' (tables and pipeline)
           out:str='runs/bench', # CSVs go here
           arch:str='vit_base_patch16_384', # LPM / baseline backbone (built on the meta device: nothing downloads)
           img_size:int=512, # LPM input size
@@ -329,10 +329,18 @@ def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline' or 
           n_out:int=5, # Classes
           measure:str='auto', # Memory: 'auto' (CUDA when present, else the fake-tensor estimate), 'fake', 'cpu', 'cuda'
          ):
-    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline)"
-    check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'all'))
+    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline); cost against resolution (scaling); the GPU check (gpu)"
+    check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'scaling', 'gpu', 'all'))
     res = {}
-    if what != 'pipeline':
+    if what == 'gpu':  # needs CUDA: refuses at once without it
+        from fpt_kit.experiments.gpu import gpu_check
+        df = gpu_check('cuda', arch=arch, img_size=img_size, bs=bs, n_out=n_out)
+        Path(out).mkdir(parents=True, exist_ok=True); df.to_csv(Path(out)/'gpu.csv', index=False)
+        res[f"gpu check: {df.attrs['gpu']}, {arch} at {img_size} px, batch {bs}"] = df
+    if what == 'scaling':
+        from fpt_kit.experiments.scaling import scaling_bench
+        res['scaling'] = scaling_bench(out, arch=arch, bs=bs, n_out=n_out)
+    if what in ('params', 'memory', 'tables', 'time', 'all'):
         from fpt_kit.experiments.tables import run_bench
         res.update(run_bench(what, out=out, arch=arch, img_size=img_size, bs=bs, n_out=n_out, measure=measure))
     if what in ('pipeline', 'all'):

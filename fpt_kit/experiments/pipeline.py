@@ -38,26 +38,35 @@ def extraction_time(arch:str='vit_base_patch16_384', # timm ViT name (randomly i
                     attention:str='fused', # timm attention inside the blocks, for both: 'fused' (timm's default) or 'eager'
                     seed:int=0, # Seed of the model and the batch
                     model_kwargs:dict|None=None, # Passed to timm (e.g. a small test model)
+                    clock:str='wall', # 'wall' (perf_counter) or 'cpu' (this process's CPU time: steadier on a shared machine; CPU only)
                    )->pd.DataFrame:
-    "Median seconds per batch of FPT's K/V extraction and of timm's `forward_features`, and their ratio"
+    "Median seconds per batch of FPT's K/V extraction (and of its separate-softmax scoring) and of timm's `forward_features`, with ratios"
     check_range('steps', steps, 1, integer=True); check_range('warmup', warmup, 0, integer=True); check_range('bs', bs, 1, integer=True)
     dev = get_device(device)
+    if check_choice('clock', clock, ('wall', 'cpu')) == 'cpu' and dev.type != 'cpu':
+        raise ValueError(f"clock='cpu' times this process's CPU work, which says nothing of a {dev.type} device; use clock='wall'")
+    now = time.perf_counter if clock == 'wall' else time.process_time
     with seeded(seed):
         bb = _backbone(arch, img_size, cfg, dev, model_kwargs)
         x = torch.randn(bs, 3, img_size, img_size, device=dev)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
-    runs = {'timm forward_features': lambda: bb.model.forward_features(x), 'FPT extraction (K, V)': lambda: bb(x)}
+    def separate(): # the scoring of every block by a softmax of its own (`fused_scores=False`)
+        bb.fused_scores = False
+        try: return bb(x)
+        finally: del bb.fused_scores
+    runs = {'timm forward_features': lambda: bb.model.forward_features(x), 'FPT extraction (K, V)': lambda: bb(x),
+            'FPT extraction, separate softmax': separate}
     times = {k: [] for k in runs}
     with attention_mode(bb.model, attention), torch.inference_mode():
         for i in range(warmup + steps):
             for k, f in runs.items():
-                sync(); t = time.perf_counter(); f(); sync()
-                if i >= warmup: times[k].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    base = med['timm forward_features']
-    return pd.DataFrame([{'run': k, 'seconds/batch': s, 'ratio to timm': s / base, 'arch': arch, 'img_size': img_size, 'bs': bs,
-                          'layers': bb.n_layers, 'kept tokens': f"{bb.n_keep}/{bb.n_tokens}", 'device': str(dev)}
-                         for k, s in med.items()]).set_index('run')
+                sync(); t = now(); f(); sync()
+                if i >= warmup: times[k].append(now() - t)
+    med, base = {k: statistics.median(v) for k, v in times.items()}, times['timm forward_features']
+    return pd.DataFrame([{'run': k, 'seconds/batch': med[k], 'ratio to timm': med[k] / statistics.median(base),
+                          'ratio by round': ' '.join(f"{a / b:.3f}" for a, b in zip(times[k], base)), 'clock': clock, 'arch': arch,
+                          'img_size': img_size, 'bs': bs, 'layers': bb.n_layers, 'kept tokens': f"{bb.n_keep}/{bb.n_tokens}",
+                          'threads': torch.get_num_threads(), 'device': str(dev)} for k in runs]).set_index('run')
 
 # %% ../../nbs/13d_experiments.pipeline.ipynb #cc67e026
 def _peak_call(bb:FrozenBackbone, x:torch.Tensor, f)->int:
@@ -192,7 +201,8 @@ def pipeline_times(arch:str='vit_small_patch16_224', # timm ViT name (LPM of FPT
             ln.model.to(dev)
             with ln.no_logging(), ln.no_bar(): secs[m] = _epoch_seconds(ln, epochs)
         ref = secs.get('full')
-        ep = pd.DataFrame([{'run': m, 'seconds/epoch': s, 'ratio to full': s / ref if ref else float('nan')} for m, s in secs.items()]).set_index('run')
+        ep = pd.DataFrame([{'run': m, 'seconds/epoch': s, 'ratio to full': s / ref if ref else float('nan')} for m, s in secs.items()],
+                          columns=['run', 'seconds/epoch', 'ratio to full']).set_index('run')  # methods=(): no epochs, an empty table
         info = dict(arch=arch, lpm_size=lpm_size, side_size=side_size, images=n, bs=bs, device=str(dev))
         for df in (pre, load, ep): df.attrs.update(info)
         return {'preload': pre, 'loader': load, 'epoch': ep}

@@ -13,6 +13,7 @@ import torch, timm
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
+from torch.overrides import TorchFunctionMode
 from timm.models._features import feature_take_indices
 from ..core import check_choice, check_range
 from .weights import LPMCheckpoint, read_checkpoint
@@ -232,6 +233,7 @@ def create_lpm(arch:str|None=None, # timm model name (e.g. 'vit_base_patch16_384
 # %% ../../nbs/02_models.backbone.ipynb #53188cbf
 class FrozenBackbone(nn.Module):
     "A frozen timm ViT returning the keys and values of its most attended tokens: (L, B, H, k, dh) each"
+    fused_scores = True # 'global' scores from the log-sum-exp of the blocks' own fused attention where it runs (False: a softmax of their own)
     def __init__(self,
                  model_or_arch:nn.Module|str|None, # A timm VisionTransformer, its timm name or a catalogue name (None: the one `weights` names)
                  layers:int|float|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n), a fraction f (the last round(f * depth)) or indices
@@ -292,32 +294,65 @@ class FrozenBackbone(nn.Module):
 class _LastLayerCaptured(Exception):
     "Raised by the hook on the last extracted block to end the LPM's pass: nothing after it reaches the keys and values"
 
+def _importance_given_lse(q:torch.Tensor, k:torch.Tensor, lse:torch.Tensor, scale:float, chunk_size:int|None)->torch.Tensor:
+    "`token_importance` ('global') when each query's log-sum-exp `lse` (B, H, N) is known: the mean over queries of exp(q.k * scale - lse)"
+    B, H, N, dh = q.shape
+    qf, kt, nl = q.reshape(B * H, N, dh), k.reshape(B * H, N, dh).transpose(1, 2), -lse.reshape(B * H, N, 1)
+    step, score = chunk_size or N, q.new_zeros(B * H, N, dtype=torch.float32)
+    for i in range(0, N, step):
+        score += torch.baddbmm(nl[:, i:i+step], qf[:, i:i+step], kt, alpha=scale).exp_().sum(1)  # (BH, N) from (BH, c, N)
+    return score.view(B, H, N) / N
+
+class _FusedScores(TorchFunctionMode):
+    "While the LPM runs: the fused attention of an extracted block also gives its log-sum-exp, from which its tokens are scored"
+    def __init__(self, bb:FrozenBackbone): super().__init__(); self.bb = bb
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs, c = kwargs or {}, self.bb._caps
+        if func is not F.scaled_dot_product_attention or c.get('pending') is None: return func(*args, **kwargs)
+        (i, c['pending']), (q, k, v) = (c['pending'], None), args[:3]
+        attn = self.bb.model.blocks[i].attn
+        plain = len(args) == 3 and set(kwargs) <= {'attn_mask', 'dropout_p', 'is_causal'} and kwargs.get('attn_mask') is None \
+                and not kwargs.get('dropout_p') and not kwargs.get('is_causal')
+        if plain and q.device.type == 'cpu' and q.dtype == torch.float32 and not torch.is_grad_enabled():
+            out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)  # the kernel F.sdpa runs here, and its log-sum-exp
+            score = _importance_given_lse(q, k, lse, attn.scale, self.bb.chunk_size)
+        else: out, score = func(*args, **kwargs), token_importance(q, k, attn.scale, 'global', self.bb.chunk_size)
+        self.bb._keep(k, v, score)
+        return out
+
+@patch
+def _keep(self:FrozenBackbone, k:torch.Tensor, v:torch.Tensor, score:torch.Tensor|None):
+    "Record one block: its scores, and (per the call's mode) the K, V of its top `n_keep` tokens with their indices"
+    c, (B, H, N, _) = self._caps, k.shape
+    if c['mode'] != 'kv': c['scores'].append(score)  # 'scores', and 'scores_kv': the scores and every token's K, V
+    if c['mode'] == 'scores': return
+    if c['n_keep'] < N:
+        idx = score.topk(c['n_keep'], dim=-1).indices  # (B, H, k)
+        k, v = gather_tokens(k, idx), gather_tokens(v, idx)  # (B, H, k, dh)
+    else: idx = torch.arange(N, device=k.device).expand(B, H, N)
+    c['k'].append(k); c['v'].append(v); c['idx'].append(idx)
+
 @patch
 def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
-    "Forward hook on block `i`'s qkv: score tokens, keep the top ones, record K, V (and scores / indices); stop after the last block"
-    attn = self.model.blocks[i].attn
+    "Forward hook on block `i`'s qkv: score tokens (or leave it to the block's attention), keep the top ones; stop after the last block"
+    attn, c = self.model.blocks[i].attn, self._caps
     B, N, _ = out.shape
     q, k, v = out.reshape(B, N, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, N, dh) each
     q, k = attn.q_norm(q), attn.k_norm(k)
-    mode, n_keep = self._caps['mode'], self._caps['n_keep']
-    if mode != 'kv' or n_keep < N:
-        score = token_importance(q, k, attn.scale, self.token_rule, self.chunk_size)  # (B, H, N)
-        if mode != 'kv': self._caps['scores'].append(score)  # 'scores', and 'scores_kv': the scores and every token's K, V
-    if mode != 'scores':
-        if n_keep < N:
-            idx = score.topk(n_keep, dim=-1).indices  # (B, H, k)
-            k, v = gather_tokens(k, idx), gather_tokens(v, idx)  # (B, H, k, dh)
-        else: idx = torch.arange(N, device=out.device).expand(B, attn.num_heads, N)
-        self._caps['k'].append(k); self._caps['v'].append(v); self._caps['idx'].append(idx)
+    need = c['mode'] != 'kv' or c['n_keep'] < N
+    if need and self.fused_scores and self.token_rule == 'global' and i != self.layers[-1] and getattr(attn, 'fused_attn', False):
+        c['pending'] = i; return  # the block's own attention comes next: `_FusedScores` scores from it
+    self._keep(k, v, token_importance(q, k, attn.scale, self.token_rule, self.chunk_size) if need else None)
     if i == self.layers[-1]: raise _LastLayerCaptured  # the pass ends here (see `_run`)
 
 @patch
 @contextmanager
 def _capturing(self:FrozenBackbone, mode:str, n_keep:int):
     "Register the hooks on the extracted blocks for one call, and remove them afterwards"
-    self._caps = dict(mode=mode, n_keep=n_keep, k=[], v=[], idx=[], scores=[])
+    self._caps = dict(mode=mode, n_keep=n_keep, k=[], v=[], idx=[], scores=[], pending=None)
     hs = [self.model.blocks[i].attn.qkv.register_forward_hook(partial(self._capture, i)) for i in self.layers]
-    try: yield self._caps
+    try:
+        with _FusedScores(self): yield self._caps
     finally:
         for h in hs: h.remove()
         self._caps = None
@@ -332,6 +367,7 @@ def _run(self:FrozenBackbone, x:torch.Tensor):
     try: self.model.forward_intermediates(x, indices=list(self.layers), stop_early=True, intermediates_only=True, output_fmt='NLC')
     except _LastLayerCaptured: pass
     else: raise AssertionError("the LPM ran without reaching its last extracted block's qkv hook")
+    assert self._caps['pending'] is None and len(self._caps['scores' if self._caps['mode'] == 'scores' else 'k']) == self.n_layers, "a block was not captured"
 
 # %% ../../nbs/02_models.backbone.ipynb #f9a4973b
 @patch
