@@ -7,10 +7,11 @@ from safetensors.torch import save_file
 from fpt_kit.core import tiny_vit
 from fpt_kit.data.synth import make_synthetic
 from fpt_kit.cli import main
-from fpt_kit.experiments.compare import compare, summarise, open_storage
+from fpt_kit.experiments.compare import compare, summarise
+from fpt_kit.experiments.study import open_storage
 
 ARCH, TINY = 'vit_tiny_patch16_224', dict(embed_dim=64, depth=2, num_heads=4)
-PG_BIN = Path('/usr/lib/postgresql/15/bin')
+PG_BIN = max(Path('/usr/lib/postgresql').glob('*/bin'), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, default=Path('/usr/lib/postgresql/15/bin'))
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
@@ -100,7 +101,7 @@ def _postgres_user()->str|None:
 @pytest.fixture
 def postgres():
     "A PostgreSQL server of Debian's package on a free localhost port, for this test only"
-    if not (PG_BIN/'initdb').exists(): pytest.skip(f"PostgreSQL is not installed ({PG_BIN}/initdb missing): apt-get install postgresql")
+    if not (PG_BIN/'initdb').exists(): pytest.skip(f"PostgreSQL is not installed ({PG_BIN}/initdb missing): apt-get install postgresql (.ci/run does)")
     pytest.importorskip('psycopg2', reason="psycopg2 is missing: pip install 'fpt-kit[postgres]'")
     user = _postgres_user()
     if os.geteuid() == 0 and user is None: pytest.skip("running as root and there is no 'postgres' user to run the server as")
