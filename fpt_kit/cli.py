@@ -93,7 +93,7 @@ def _data(data:str, recipe:str|None, m:Method, lpm_size:int, side_size:int, seed
 
 # %% ../nbs/12_cli.ipynb #99aa59bf
 @command
-def demo(out:str='runs/demo', # Output folder: summary.csv, results.csv, report.html
+def demo(out:str='runs/demo', # Output folder: table.csv, trials.csv, report.html and the trials' run folders (a `compare`)
          seeds:int=1, # Runs per method (seeds 0..n-1); the table then shows mean and spread
          arch:str=None, # timm name of an LPM instead of the kit's shipped one
          weights:str=None, # Local weights file of --arch
