@@ -315,7 +315,7 @@ def compare(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
     "Your own Table 1: every method x lr x seed as a run folder, the lr chosen on validation AUC, test AUC mean ± sd; resumable, shared by workers via --storage"
     from fpt_kit.experiments.compare import compare as _compare
     ms = [m.strip() for m in methods.split(',') if m.strip()]
-    for m in ms: _method(m)
+    for m in ms: check_choice('--methods', m, tuple(METHODS))
     try: lr_list = [float(x) for x in lrs.split(',')] if lrs else None
     except ValueError: raise ValueError(f"--lrs {lrs!r} must be comma-separated numbers, e.g. 1e-4,5e-4,1e-3") from None
     opts = _options(options)

@@ -16,7 +16,7 @@ from ..methods import get_method
 from ..metrics import ppe, pme
 from .. import cli
 from ..runs import _write
-from .study import TRAIN_DEFAULTS, Prepared, preload_stores, run_worker, trials_table
+from .study import TRAIN_DEFAULTS, Prepared, open_study, preload_stores, run_worker, trials_table
 
 # %% auto #0
 __all__ = ['TABLE_COLUMNS', 'trial_name', 'compare_grid', 'summarise', 'efficiency_figure', 'lr_figure', 'write_report',
@@ -150,6 +150,8 @@ def compare(items, # A dataset (folder or CSV) or an items DataFrame (path, labe
     unknown = sorted(set(train) - set(TRAIN_DEFAULTS))
     if unknown: raise ValueError(f"{unknown[0]!r} is not a setting of compare; its training settings are {', '.join(TRAIN_DEFAULTS)}")
     check_choice('monitor', train.get('monitor', 'auc'), ('auc', 'accuracy', 'valid_loss') + (('kappa',) if train.get('recipe') and cli.load_recipe(train['recipe']).graded else ()))
+    if not isinstance(items, pd.DataFrame) and not Path(items).expanduser().exists():
+        raise ValueError(f"dataset {str(items)!r} does not exist; give a dataset folder, a CSV file or an items DataFrame")
     out = Path(out).expanduser().resolve(); out.mkdir(parents=True, exist_ok=True)
     if isinstance(items, pd.DataFrame):
         _write(out/'items.csv', items.assign(path=[str(Path(p).resolve()) for p in items.path])[['path', 'label', 'split']].to_csv(index=False))
@@ -160,6 +162,7 @@ def compare(items, # A dataset (folder or CSV) or an items DataFrame (path, labe
     if train.get('weights'): train['weights'] = str(Path(train['weights']).expanduser().resolve())
     spec = dict(data=str(Path(items).expanduser().resolve()), out=str(out), storage=storage, study=study, grid=grid.to_dict('records'),
                 heartbeat=heartbeat, grace=grace, fpt_data=data.to_dict() if data is not None else None, **train)
+    open_study(spec)  # the storage reachable and the settings those of the study, before anything is computed
     _write(out/'compare.json', json.dumps(spec, indent=1))
     prep = Prepared(spec)
     preload_stores(spec, prep, progress)
