@@ -15,9 +15,9 @@ PG_BIN = max(Path('/usr/lib/postgresql').glob('*/bin'), key=lambda p: int(p.pare
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-    "A dozen synthetic images, a tiny LPM, and the uninterrupted tiny compare (2 methods x 2 lrs x 2 seeds, 2 epochs) as the reference"
+    "A dozen synthetic images (one per class in validation and test), a tiny LPM, and the uninterrupted tiny compare (2 methods x 2 lrs x 2 seeds, 2 epochs) as the reference"
     root = tmp_path_factory.mktemp('compare')
-    ds = make_synthetic(root/'ds', n_train=9, n_valid=6, n_test=6, size=64)
+    ds = make_synthetic(root/'ds', n_train=6, n_valid=3, n_test=3, size=64)
     torch.manual_seed(0); save_file(tiny_vit(**TINY).state_dict(), root/'lpm.safetensors')
     lpm = ['--arch', ARCH, '--weights', str(root/'lpm.safetensors'), '--model-kwargs', json.dumps(TINY), '--lpm-size', '64', '--side-size', '32', '--bs', '4']
     with contextlib.redirect_stdout(io.StringIO()) as said:
