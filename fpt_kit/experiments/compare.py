@@ -66,7 +66,8 @@ def summarise(trials:pd.DataFrame # `trials_table` (or trials.csv read back)
     ok = trials[trials.state == 'COMPLETE'].drop_duplicates('trial')
     full = ok[(ok.method == 'full') & (ok.memory_source == 'cuda')].memory_mib.max() if (ok.method == 'full').any() else math.nan
     rows = []
-    for method, g in ok.groupby('method', sort=False):
+    for method in trials.method.unique():  # a method whose trials all failed keeps its row, with no seeds
+        g = ok[ok.method == method]
         by_lr = g.groupby('lr').valid_auc.mean().dropna()
         if not len(by_lr): rows.append(dict(method=method, seeds=0, seconds_per_trial=g.seconds.mean())); continue
         best = by_lr.index[by_lr.values.argmax()]  # the first maximum: the smaller lr on a tie

@@ -243,7 +243,7 @@ def run_worker(spec:dict, # The comparison's settings (what `compare` writes to 
                poll:float=2.0, # Seconds between looks at the study while others run the last trials
               ):
     "Take and run trials of the comparison's study until every grid point is done"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial's error is in its progress line and trials.csv
     study, prep = open_study(spec), Prepared(spec)
     rows, names = {t['trial']: t for t in spec['grid']}, [t['trial'] for t in spec['grid']]
     say = (lambda s, t: print(_progress_line(s, names, t), flush=True)) if progress else None
