@@ -15,7 +15,7 @@ from ..data.core import FPTData
 from ..methods import get_method
 from ..metrics import ppe, pme
 from .. import cli
-from ..runs import _write
+from ..runs import _write, _file_digest
 from .study import TRAIN_DEFAULTS, Prepared, open_study, preload_stores, run_worker, trials_table
 
 # %% auto #0
@@ -162,7 +162,8 @@ def compare(items, # A dataset (folder or CSV) or an items DataFrame (path, labe
     grid = compare_grid(methods, lrs, seeds, epochs, default_lr=rec.lr if rec else None)
     if train.get('weights'): train['weights'] = str(Path(train['weights']).expanduser().resolve())
     spec = dict(data=str(Path(items).expanduser().resolve()), out=str(out), storage=storage, study=study, grid=grid.to_dict('records'),
-                heartbeat=heartbeat, grace=grace, fpt_data=data.to_dict() if data is not None else None, **train)
+                heartbeat=heartbeat, grace=grace, fpt_data=data.to_dict() if data is not None else None, **train,
+                lpm_weights_sha256=_file_digest(train.get('weights')))  # another machine's copy of the weights must be the same file
     open_study(spec)  # the storage reachable and the settings those of the study, before anything is computed
     _write(out/'compare.json', json.dumps(spec, indent=1))
     prep = Prepared(spec)
