@@ -26,8 +26,8 @@ from .store import StoreError
 from .runs import strict_json, load_run, run_items, _write, _file_digest, _out_folder, _save_run
 
 # %% auto #0
-__all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'command', 'demo', 'pretrain_lpm', 'preload', 'check', 'train', 'evaluate',
-           'predict', 'bench', 'PlainEpochLog', 'main']
+__all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'command', 'demo', 'pretrain_lpm', 'preload', 'check', 'train', 'compare', 'synth',
+           'evaluate', 'predict', 'bench', 'PlainEpochLog', 'main']
 
 # %% ../nbs/12_cli.ipynb #8ae83c0c
 COMMANDS = {}
@@ -93,7 +93,7 @@ def _data(data:str, recipe:str|None, m:Method, lpm_size:int, side_size:int, seed
 
 # %% ../nbs/12_cli.ipynb #99aa59bf
 @command
-def demo(out:str='runs/demo', # Output folder: summary.csv, results.csv, report.html
+def demo(out:str='runs/demo', # Output folder: table.csv, trials.csv, report.html and the trials' run folders (a `compare`)
          seeds:int=1, # Runs per method (seeds 0..n-1); the table then shows mean and spread
          arch:str=None, # timm name of an LPM instead of the kit's shipped one
          weights:str=None, # Local weights file of --arch
@@ -237,11 +237,11 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     with _out_folder(out, overwrite, rank == 0): _train(**locals())
 
 def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, options, lpm_size, side_size, token_ratio, pos_resample, scale,
-           epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world):
-    "`train` once its arguments and --out are checked"
+           epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world, prepared=None):
+    "`train` once its arguments and --out are checked; `prepared`: (items, FPTData, recipe) already read (`fpt-kit compare`); returns the learner"
     m = get_method(method)
     cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None and weights is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
-    items, data_, rec = _data(data, recipe, m, lpm_size, side_size, seed, parse_scale(scale))
+    items, data_, rec = prepared or _data(data, recipe, m, lpm_size, side_size, seed, parse_scale(scale))
     lpm = _lpm(arch, weights, pretrained, model_kwargs)
     lr = lr or (rec.lr if rec else 1e-3)
     set_seed(seed)  # initialisation, augmentation and dropout; fpt_dls seeds the shuffling
@@ -276,10 +276,74 @@ def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, o
             if rank == 0: _save_run(out, learn, config, items_all)  # kept if evaluation fails
             # every rank evaluates its share: fastai gathers the predictions across ranks
             res = dict(valid=learn.evaluate('valid'), test=learn.evaluate('test') if len(learn.dls.test_items) else None)
-    if rank: return
+    if rank: return learn
     metrics = dict(res, kept=learn.kept)
     _write(out/'metrics.json', strict_json(metrics))
     print(strict_json(metrics))
+    return learn
+
+# %% ../nbs/12_cli.ipynb #e81a1601
+@command
+def compare(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, or a root/<class>/ folder
+            methods:str='fpt,fpt_plus,linear,lora', # Comma-separated registered methods (see `fpt-kit train --help`)
+            lrs:str=None, # Comma-separated learning rates, e.g. 1e-4,5e-4,1e-3 (default: each method's lr, or the recipe's, x 0.5, 1, 2)
+            seeds:int=3, # Seeds per (method, lr): 0..n-1
+            epochs:int=20, # Training epochs of every trial
+            out:str='runs/compare', # Folder: trials/<method>-lr<lr>-s<seed>/ run folders, table.csv, trials.csv, report.html (and study.db)
+            storage:str=None, # Optuna storage shared by workers: a journal file (.journal, .log) or a database URL (default: SQLite in --out)
+            study:str='compare', # Study name in --storage (the same name joins the same comparison)
+            workers:int=None, # Local worker processes (default: one per GPU; without GPUs, this process alone)
+            recipe:str=None, # A recipe name: its normalisation and class count; its lr centres the default grid
+            arch:str=None, # timm name of the LPM (default: the kit's shipped synthetic-fundus LPM)
+            weights:str=None, # Local weights file of --arch (safetensors; a .pth/.bin timm reads)
+            pretrained:store_true=False, # Download --arch's pretrained weights from the Hugging Face hub
+            model_kwargs:str=None, # JSON of timm arguments for --arch, e.g. '{"depth": 4}'
+            options:str=None, # JSON of each method's options by method name, e.g. '{"lora": {"lora_rank": 8}, "fpt": {"n_prompts": 8}}'
+            lpm_size:int=None, # LPM (high-resolution) input size (default: as for `train`)
+            side_size:int=None, # Side-network input size of the FPT family (default: as for `train`)
+            token_ratio:float=None, # FPT, FPT+: fraction of tokens kept per layer and head (default: the preset's)
+            pos_resample:str=None, # FPT, FPT+: 'reference' or 'timm' position-grid resampling
+            scale:str='auto', # How >8-bit and DICOM intensities become 0..255 (as for `train`)
+            bs:int=16, # Training batch size
+            monitor:str='auc', # Validation metric whose best epoch each trial keeps
+            num_workers:int=0, # DataLoader worker processes per trial
+            online:store_true=False, # FPT, FPT+: run the LPM every step instead of preloading its features
+            root:str=None, # Feature stores go under root/<fingerprint> (default: the kit's cache)
+            bf16:store_true=False, # Mixed precision (bf16) on a GPU
+            allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
+            grace:float=300, # Seconds without a heartbeat after which a running trial counts as dead and is redone
+           ):
+    "Your own Table 1: every method x lr x seed as a run folder, the lr chosen on validation AUC, test AUC mean ± sd; resumable, shared by workers via --storage"
+    from fpt_kit.experiments.compare import compare as _compare
+    ms = [m.strip() for m in methods.split(',') if m.strip()]
+    for m in ms: check_choice('--methods', m, tuple(METHODS))
+    try: lr_list = [float(x) for x in lrs.split(',')] if lrs else None
+    except ValueError: raise ValueError(f"--lrs {lrs!r} must be comma-separated numbers, e.g. 1e-4,5e-4,1e-3") from None
+    opts = _options(options)
+    bad = [k for k, v in opts.items() if k not in ms or not isinstance(v, dict)]
+    if bad: raise ValueError(f"--options {options!r}: {bad[0]!r} must be one of --methods ({', '.join(ms)}) with a JSON object of its options, "
+                             "e.g. '{\"lora\": {\"lora_rank\": 8}}'")
+    check_range('--seeds', seeds, 1, integer=True); check_range('--epochs', epochs, 1, integer=True)
+    mk = json.loads(model_kwargs) if model_kwargs else None
+    _compare(data, methods=ms, lrs=lr_list, seeds=seeds, epochs=epochs, out=out, storage=storage, study=study, workers=workers, grace=grace,
+             recipe=recipe, arch=arch, weights=weights, pretrained=pretrained, model_kwargs=mk, options=opts, lpm_size=lpm_size, side_size=side_size,
+             token_ratio=token_ratio, pos_resample=pos_resample, scale=scale, bs=bs, monitor=monitor, num_workers=num_workers, online=online, root=root,
+             bf16=bf16, allow_duplicates=allow_duplicates)
+
+@command
+def synth(out:str, # Folder to write: out/{train,valid,test}/grade<c>/<id>.png
+          n_train:int=240, # Training images (balanced over grades)
+          n_valid:int=60, # Validation images
+          n_test:int=60, # Test images
+          size:int=256, # Image side in pixels
+          n_classes:int=3, # Grades, 2 to 5
+          seed:int=0, # Seed of the dataset
+         ):
+    "Write the synthetic fine-grained fundus dataset as an ordinary folder of PNGs, to try every command offline"
+    from fpt_kit.data.synth import make_synthetic
+    p = make_synthetic(Path(out).expanduser(), n_train, n_valid, n_test, size, n_classes, seed)
+    items = dataset_items(p)
+    print(f"{p}: {len(items)} images, {items.label.nunique()} classes\n" + pd.crosstab(items.label, items.split).to_string())
 
 # %% ../nbs/12_cli.ipynb #e131bec9
 @command
