@@ -4,11 +4,12 @@
 
 # %% ../nbs/06a_store.ipynb #98661a27
 from __future__ import annotations
-import errno, hashlib, json, os, time, zlib
+import errno, hashlib, json, math, os, time, zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 import numpy as np, torch
 from fastcore.basics import patch
+from concurrent.futures import ThreadPoolExecutor, wait
 from filelock import FileLock, Timeout
 from .core import check_choice
 
@@ -67,7 +68,7 @@ class FeatureStore:
                  item_shape:Sequence[int]|None=None, # (L, H, k, dh) of one item's K (and V); required to create
                  dtype:str='float16', # Storage dtype: 'float16', 'bfloat16' or 'float32'
                  shard_mb:float=1024, # Target shard size in MiB
-                 verify:bool=True, # Check every record's CRC on open (reads the whole store once)
+                 verify:bool=False, # Also check every record's CRC on open (reads the whole store once; `verify` does it later)
                 ):
         self.path = Path(path)
         mpath = self.path/'manifest.json'
@@ -97,7 +98,7 @@ class FeatureStore:
                 raise StoreError(f"cannot create the feature store at {self.path}: {os.strerror(e.errno)} ({_FULL[e.errno]}); "
                                  "free space or choose another folder") from e
         self._np_dtype, self.torch_dtype = _DTYPES[self.manifest['dtype']]
-        self._maps = {}
+        self._fds = {}
         self.reload(verify)
 
     @classmethod
@@ -139,45 +140,63 @@ def _read_journal(path:Path)->tuple[list[dict], int]:
 
 @patch
 def reload(self:FeatureStore, verify:bool=False):
-    "Rebuild the index from the journals; with `verify`, check shard sizes and every record's CRC"
-    self._index, self._maps, self._names = {}, {}, {}
+    "Rebuild the index from the journals and check each shard is long enough for them (no record is read); with `verify`, also `verify`"
+    self.close()
+    self._index, self._names, top = {}, {}, {}
     for j in sorted(self.path.glob('journal-r*.jsonl')):
         rank = int(j.stem.split('-r')[1])
         for e in _read_journal(j)[0]:
             self._index.setdefault(e['k'], (rank, e['s'], e['i'], e['c']))
             if 'n' in e: self._names[e['n']] = e['k']
-    by_shard = {}
-    for key, (r, s, i, c) in self._index.items(): by_shard.setdefault((r, s), []).append((i, c, key))
-    for (r, s), recs in by_shard.items():
-        f = self._shard_file(r, s)
-        need = (max(i for i, _, _ in recs) + 1) * self.record_bytes
+    for r, s, i, _ in self._index.values(): top[(r, s)] = max(top.get((r, s), -1), i)
+    for (r, s), i in top.items():
+        f, need = self._shard_file(r, s), (i + 1) * self.record_bytes
         size = f.stat().st_size if f.exists() else -1
         if size < need: raise StoreError(f"{f} is {'missing' if size < 0 else f'truncated ({size} of at least {need} bytes)'}; "
                                          f"delete {self.path} and preload again")
-        if verify:
-            mm = self._map(r, s)
-            for i, c, key in recs:
-                if _crc(key, mm[i]) != c: raise StoreError(_damaged(f, i, key, self.path))
-    return self
+    return self.verify() if verify else self
 
 def _damaged(f:Path, i:int, key:str, root:Path)->str:
     return f"{f} record {i} ({key!r}) fails its checksum: the store is damaged; delete {root} and preload again"
 
 @patch
-def _map(self:FeatureStore, rank:int, shard:int)->np.memmap:
-    "Memory map of a shard as (records, record_bytes) uint8, reopened when the file has grown"
-    n = self._shard_file(rank, shard).stat().st_size // self.record_bytes
-    mm = self._maps.get((rank, shard))
-    if mm is None or len(mm) < n:
-        mm = self._maps[(rank, shard)] = np.memmap(self._shard_file(rank, shard), np.uint8, 'r', shape=(n, self.record_bytes))
-    return mm
+def verify(self:FeatureStore, chunk_mb:float=64)->FeatureStore:
+    "Check every record against its CRC, reading each shard once in order; `StoreError` names the damaged records and the fix"
+    by_shard, bad = {}, []
+    for key, (r, s, i, c) in self._index.items(): by_shard.setdefault((r, s), []).append((i, c, key))
+    per = max(1, int(chunk_mb * 2**20 // self.record_bytes))
+    for (r, s), recs in sorted(by_shard.items()):
+        recs.sort()
+        for a in range(0, len(recs), per):
+            part = recs[a:a + per]
+            lo = part[0][0]
+            buf = self._read(r, s, lo, part[-1][0] + 1 - lo)  # (n, record_bytes)
+            bad += [(self._shard_file(r, s), i, key) for i, c, key in part if _crc(key, buf[i - lo]) != c]
+    if bad: raise StoreError(_damaged(*bad[0], self.path) + (f" ({len(bad)} damaged records in all)" if len(bad) > 1 else ''))
+    return self
+
+@patch
+def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1)->np.ndarray:
+    "Records i..i+n-1 of a shard as (n, record_bytes) uint8, read into fresh memory with positioned reads (safe in forked workers)"
+    out = np.empty((n, self.record_bytes), np.uint8)
+    f, off = self._shard_file(rank, shard), i * self.record_bytes
+    if not hasattr(os, 'preadv'):  # Windows: through a memory map
+        out[:] = np.memmap(f, np.uint8, 'r', off, (n, self.record_bytes)); return out
+    fd = self._fds.get((rank, shard))
+    if fd is None: fd = self._fds[(rank, shard)] = os.open(f, os.O_RDONLY)
+    view = memoryview(out).cast('B')
+    while len(view):
+        got = os.preadv(fd, [view], off)
+        if got == 0: raise StoreError(f"{f} ends before record {i + n - 1}: it was truncated; delete {self.path} and preload again")
+        view, off = view[got:], off + got
+    return out
 
 @patch
 def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
     "K and V of one item, each (L, H, k, dh), in the store dtype; the record's CRC is checked on every read"
     try: r, s, i, c = self._index[key]
     except KeyError: raise StoreError(f"item {key!r} is not in the feature store at {self.path}; preload it first (fpt-kit preload, or learn.preload())") from None
-    raw = np.array(self._map(r, s)[i])
+    raw = self._read(r, s, i)[0]
     if _crc(key, raw) != c: raise StoreError(_damaged(self._shard_file(r, s), i, key, self.path))
     rec = torch.from_numpy(raw.view(self._np_dtype)).view(self.torch_dtype).view(2, *self.item_shape)
     return rec[0], rec[1]
@@ -200,7 +219,19 @@ def check_complete(self:FeatureStore, keys:Iterable[str]):
     return self
 
 @patch
-def __getstate__(self:FeatureStore): return {**self.__dict__, '_maps': {}}
+def close(self:FeatureStore):
+    "Close the shard files this store has open for reading (reads reopen them)"
+    for fd in getattr(self, '_fds', {}).values(): os.close(fd)
+    self._fds = {}
+
+@patch
+def __del__(self:FeatureStore, _close=os.close):  # os.close bound now: it may be gone when the interpreter shuts down
+    for fd in getattr(self, '_fds', {}).values():
+        try: _close(fd)
+        except OSError: pass
+
+@patch
+def __getstate__(self:FeatureStore): return {**self.__dict__, '_fds': {}}
 
 # %% ../nbs/06a_store.ipynb #6d81570f
 def _write_at(fd:int, data, offset:int):
@@ -222,10 +253,25 @@ def _holder(note:Path, wait:float=1.0)->str:
         if time.monotonic() - t0 > wait: return 'another process'
         time.sleep(0.02)
 
+def _not_finite(recs:torch.Tensor)->list[int]:
+    "Indices of the records (n, ...) holding NaN or Inf: sums find the candidates (NaN and Inf survive a sum), an exact check confirms them (a sum may overflow)"
+    flat = recs.view(len(recs), -1)
+    part = math.gcd(flat.shape[1], 2048) if recs.dtype == torch.float16 else flat.shape[1]  # float16 sums of 2048 values overflow only past a mean of 32
+    sums = flat.view(len(recs), -1, part).sum(-1)  # (n, parts): several times faster than isfinite over every value
+    return [i for i in (~torch.isfinite(sums).all(1)).nonzero().flatten().tolist() if not torch.isfinite(flat[i]).all()]
+
+_PARALLEL_BYTES = 16 * 2**20 # Batches larger than this are checksummed and written by a few threads at once (zlib and pwrite release the GIL)
+
+def _put(fd:int, keys:list[str], raw:np.ndarray, offset:int)->list[int]:
+    "Checksum records `raw` (n, record_bytes) and write them at `offset` of `fd` in one call; their CRCs"
+    crcs = [_crc(key, rec) for key, rec in zip(keys, raw)]
+    _write_at(fd, raw, offset)
+    return crcs
+
 class StoreWriter:
-    "Appends records for one rank of a `FeatureStore`; use through `store.writer(rank)`"
+    "Appends records for one rank of a `FeatureStore`, a batch at a time; use through `store.writer(rank)`"
     def __init__(self, store:FeatureStore, rank:int=0):
-        self.store, self.rank = store, rank
+        self.store, self.rank, self._buf, self._pool = store, rank, None, None
         # filelock: flock on Linux and macOS, LockFileEx on Windows (both die with the process), a pid marker where neither works
         self._lock, note = FileLock(store.path/f".lock-r{rank:03d}", timeout=0, thread_local=False), store.path/f".writer-r{rank:03d}"
         try: self._lock.acquire()
@@ -254,56 +300,89 @@ class StoreWriter:
 
     def write(self,
               keys:Sequence[str], # Item ids, one per batch element
-              k:torch.Tensor, # Keys (L, B, H, k, dh)
+              k:torch.Tensor, # Keys (L, B, H, k, dh), on any device, in any float dtype
               v:torch.Tensor, # Values (L, B, H, k, dh)
               names:Sequence[str]|None=None, # A name per item, journaled beside its record (preload: the image's path)
              )->int:
-        "Append the items not yet stored (each key once); returns how many were written"
+        "Append the items not yet stored (each key once) as one batch, durable when it returns; returns how many were written"
         st, shape = self.store, self.store.item_shape
         if k.shape != v.shape or k.ndim != 5 or (k.shape[0],) + tuple(k.shape[2:]) != shape or k.shape[1] != len(keys):
             raise StoreError(f"a batch of {len(keys)} keys with K {tuple(k.shape)}, V {tuple(v.shape)} does not fit items of shape {shape} (K, V must be (L, B, H, k, dh))")
-        if not (torch.isfinite(k).all() and torch.isfinite(v).all()):
-            bad = [n for n, kk, vv in zip(names or keys, k.transpose(0, 1), v.transpose(0, 1)) if not (torch.isfinite(kk).all() and torch.isfinite(vv).all())]
-            raise StoreError(f"features for {bad[:3]} contain NaN or Inf; check those images and the LPM (refusing to store them)")
-        recs = torch.stack([k, v], 1).transpose(0, 2).to(st.torch_dtype).cpu()  # (B, 2, L, H, k, dh)
-        recs = _as_bytes(recs, st)  # (B, record_bytes)
         names = [None] * len(keys) if names is None else list(names)
         if len(names) != len(keys): raise StoreError(f"{len(names)} names for {len(keys)} keys; give one name per item")
         todo, seen = [], set()
-        for key, rec, name in zip(keys, recs, names):
+        for j, key in enumerate(keys):
             if not isinstance(key, str) or not key: raise StoreError(f"item keys must be non-empty strings, got {key!r}")
-            if key not in st and key not in seen: todo.append((key, rec, name)); seen.add(key)
-        for key, rec, name in todo: self._append(key, rec, name)
+            if key not in st and key not in seen: todo.append(j); seen.add(key)
+        if not todo: return 0
+        recs = self._stage(k, v, todo)  # (n, 2, L, H, k, dh) in the store dtype
+        bad = _not_finite(recs)  # checked as stored: a float32 value beyond float16's range is refused too
+        if bad: raise StoreError(f"features for {[names[todo[i]] or keys[todo[i]] for i in bad][:3]} contain NaN or Inf (as {st.manifest['dtype']}); "
+                                 "check those images and the LPM (refusing to store them)")
+        self._append([keys[j] for j in todo], _as_bytes(recs), [names[j] for j in todo])  # (n, record_bytes), a view of the same memory
         return len(todo)
 
-    def _append(self, key:str, rec:np.ndarray, name:str|None=None):
-        st = self.store
-        if self.count >= st.manifest['shard_records']: self.shard, self.count = self.shard + 1, 0
-        f, start, crc = st._shard_file(self.rank, self.shard), self.count * st.record_bytes, _crc(key, rec)
-        line = json.dumps(dict(k=key, s=self.shard, i=self.count, c=crc, **({} if name is None else dict(n=name)))).encode() + b'\n'
-        target = f
+    def _stage(self, k:torch.Tensor, v:torch.Tensor, todo:list[int])->torch.Tensor:
+        "Batch elements `todo` of K and V as records (n, 2, L, H, k, dh) in the store dtype, in one CPU buffer reused from batch to batch"
+        st, n = self.store, len(todo)
+        if todo != list(range(k.shape[1])):
+            idx = torch.tensor(todo, device=k.device); k, v = k.index_select(1, idx), v.index_select(1, idx)
+        if self._buf is None or len(self._buf) < n:
+            self._buf = torch.empty((n, 2, *st.item_shape), dtype=st.torch_dtype, pin_memory=k.is_cuda)
+        out = self._buf[:n]
+        if k.device.type == 'cpu': out[:, 0].copy_(k.transpose(0, 1)); out[:, 1].copy_(v.transpose(0, 1))
+        else: out.copy_(torch.stack([k.to(st.torch_dtype), v.to(st.torch_dtype)], 1).transpose(0, 2))  # laid out on the device, one transfer
+        return out
+
+    def _write_shard(self, fd:int, keys:list[str], raw:np.ndarray, offset:int)->list[int]:
+        "Checksum and write consecutive records at `offset` of shard `fd`: in one call, or split among threads for a big batch"
+        nt = min(4, os.cpu_count() or 1, len(raw)) if raw.nbytes > _PARALLEL_BYTES else 1
+        if nt == 1: return _put(fd, keys, raw, offset)
+        if self._pool is None: self._pool = ThreadPoolExecutor(nt, thread_name_prefix='fpt-store')
+        cuts = np.linspace(0, len(raw), nt + 1).astype(int)
+        jobs = [self._pool.submit(_put, fd, keys[a:b], raw[a:b], offset + a * raw.shape[1]) for a, b in zip(cuts[:-1], cuts[1:])]
+        wait(jobs)  # every thread is done with `fd` before an error goes up and the file is closed
+        return [c for j in jobs for c in j.result()]
+
+    def _append(self, keys:list[str], raw:np.ndarray, names:list):
+        "Write records `raw` (n, record_bytes) after the rank's last one and sync each shard touched; then journal them in one write and sync"
+        st, rb, cap = self.store, self.store.record_bytes, self.store.manifest['shard_records']
+        shard, count, slots, segs = self.shard, self.count, [], []  # segs: [shard, first slot, first record, end record]
+        for j in range(len(raw)):
+            if count >= cap: shard, count = shard + 1, 0
+            if not segs or segs[-1][0] != shard: segs.append([shard, count, j, j])
+            segs[-1][3] = j + 1; slots.append((shard, count)); count += 1
+        done, crcs = [], []
         try:
-            fd = os.open(f, os.O_WRONLY | os.O_CREAT, 0o644)
-            try: _write_at(fd, rec, start); os.fsync(fd)
-            finally: os.close(fd)
-            if self.count == 0: _fsync_dir(st.path)  # a new shard's name is durable before a journal line points to it
+            for s, i0, a, b in segs:
+                target = st._shard_file(self.rank, s)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
+                done.append((target, i0 * rb))
+                try: crcs += self._write_shard(fd, keys[a:b], raw[a:b], i0 * rb); os.fsync(fd)
+                finally: os.close(fd)
+                if i0 == 0: _fsync_dir(st.path)  # a new shard's name is durable before a journal line points to it
             target = st._journal_file(self.rank)
-            _write_at(self._journal, line, self._jend); os.fsync(self._journal)
+            lines = b''.join(json.dumps(dict(k=key, s=s, i=i, c=c, **({} if n is None else dict(n=n)))).encode() + b'\n'
+                             for key, (s, i), c, n in zip(keys, slots, crcs, names))
+            _write_at(self._journal, lines, self._jend); os.fsync(self._journal)
         except OSError as e:
             if e.errno not in _FULL: raise
-            self._undo(f, start)
+            self._undo(done)
             raise StoreError(f"cannot write {target}: {os.strerror(e.errno)} ({_FULL[e.errno]}); the {len(st)} items already stored are kept "
                              "and consistent: free space or raise the limit (or choose another folder), then run preload again to resume") from e
-        st._index[key] = (self.rank, self.shard, self.count, crc)
-        if name is not None: st._names[name] = key
-        self.count, self._jend = self.count + 1, self._jend + len(line)
+        for key, (s, i), c, n in zip(keys, slots, crcs, names):
+            st._index[key] = (self.rank, s, i, c)
+            if n is not None: st._names[n] = key
+        self.shard, self.count, self._jend = shard, count, self._jend + len(lines)
 
-    def _undo(self, f:Path, start:int):
-        "Cut the shard and the journal back to the last complete record after a failed write"
-        if f.exists() and f.stat().st_size > start: os.truncate(f, start)
+    def _undo(self, done:list[tuple[Path, int]]):
+        "Cut the shards and the journal back to the last complete batch after a failed write"
+        for f, start in done:
+            if f.exists() and f.stat().st_size > start: os.truncate(f, start)
         os.ftruncate(self._journal, self._jend)
 
     def close(self):
+        if self._pool is not None: self._pool.shutdown()
         os.close(self._journal)
         try: self._note.write_text('')  # no stale name for the next refusal to report
         except OSError: pass
@@ -312,11 +391,9 @@ class StoreWriter:
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
-def _as_bytes(recs:torch.Tensor, st:FeatureStore)->np.ndarray:
-    "Records (B, 2, L, H, k, dh) in the store dtype as (B, record_bytes) uint8"
-    r = recs.contiguous()
-    if r.dtype == torch.bfloat16: r = r.view(torch.int16)
-    return r.numpy().reshape(len(r), -1).view(np.uint8)
+def _as_bytes(recs:torch.Tensor)->np.ndarray:
+    "Contiguous records (n, 2, L, H, k, dh) as (n, record_bytes) uint8, without a copy"
+    return recs.view(torch.uint8).numpy().reshape(len(recs), -1)
 
 @patch
 def writer(self:FeatureStore, rank:int=0)->StoreWriter:
