@@ -99,6 +99,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'fpt_kit.cli.predict': ('cli.html#predict', 'fpt_kit/cli.py'),
                              'fpt_kit.cli.preload': ('cli.html#preload', 'fpt_kit/cli.py'),
                              'fpt_kit.cli.pretrain_lpm': ('cli.html#pretrain_lpm', 'fpt_kit/cli.py'),
+                             'fpt_kit.cli.store': ('cli.html#store', 'fpt_kit/cli.py'),
                              'fpt_kit.cli.train': ('cli.html#train', 'fpt_kit/cli.py')},
             'fpt_kit.core': { 'fpt_kit.core.LogProgressBar': ('core.html#logprogressbar', 'fpt_kit/core.py'),
                               'fpt_kit.core.LogProgressBar.__init__': ('core.html#logprogressbar.__init__', 'fpt_kit/core.py'),

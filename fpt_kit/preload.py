@@ -103,7 +103,7 @@ def _compute(backbone, todo:pd.DataFrame, data:FPTData, store:FeatureStore, bs:i
         with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
             for hashes, x in progress_(dl, progress, leave=False, unit='batches'):
                 k, v = backbone(x)  # (L, B, H, k, dh) each
-                w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
+                w.write(list(hashes), k, v, names=[name[h] for h in hashes])  # converted to the store dtype where they are
 
 def preload(backbone:FrozenBackbone, # The frozen LPM
             items:pd.DataFrame, # All items to store (every split)
