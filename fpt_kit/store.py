@@ -176,9 +176,9 @@ def verify(self:FeatureStore, chunk_mb:float=64)->FeatureStore:
     return self
 
 @patch
-def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1)->np.ndarray:
-    "Records i..i+n-1 of a shard as (n, record_bytes) uint8, read into fresh memory with positioned reads (safe in forked workers)"
-    out = np.empty((n, self.record_bytes), np.uint8)
+def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1, out:np.ndarray|None=None)->np.ndarray:
+    "Records i..i+n-1 of a shard as (n, record_bytes) uint8, read into `out` or fresh memory with positioned reads (safe in forked workers)"
+    out = np.empty((n, self.record_bytes), np.uint8) if out is None else out.reshape(n, self.record_bytes)
     f, off = self._shard_file(rank, shard), i * self.record_bytes
     if not hasattr(os, 'preadv'):  # Windows: through a memory map
         out[:] = np.memmap(f, np.uint8, 'r', off, (n, self.record_bytes)); return out
@@ -192,13 +192,18 @@ def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1)->np.ndarray:
     return out
 
 @patch
-def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
-    "K and V of one item, each (L, H, k, dh), in the store dtype; the record's CRC is checked on every read"
+def read_into(self:FeatureStore, key:str, out:np.ndarray|None=None)->np.ndarray:
+    "The bytes of `key`'s record, (record_bytes,) uint8, read into `out` (or fresh memory) and checked against its CRC"
     try: r, s, i, c = self._index[key]
     except KeyError: raise StoreError(f"item {key!r} is not in the feature store at {self.path}; preload it first (fpt-kit preload, or learn.preload())") from None
-    raw = self._read(r, s, i)[0]
+    raw = self._read(r, s, i, out=out)[0]
     if _crc(key, raw) != c: raise StoreError(_damaged(self._shard_file(r, s), i, key, self.path))
-    rec = torch.from_numpy(raw.view(self._np_dtype)).view(self.torch_dtype).view(2, *self.item_shape)
+    return raw
+
+@patch
+def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
+    "K and V of one item, each (L, H, k, dh), in the store dtype; the record's CRC is checked on every read"
+    rec = torch.from_numpy(self.read_into(key).view(self._np_dtype)).view(self.torch_dtype).view(2, *self.item_shape)
     return rec[0], rec[1]
 
 @patch
