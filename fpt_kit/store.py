@@ -12,13 +12,23 @@ from fastcore.basics import patch
 from concurrent.futures import ThreadPoolExecutor, wait
 from filelock import FileLock, Timeout
 from .core import check_choice
+from .models.fusion import quantize_kv, unpack_kv
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
+__all__ = ['FORMAT_VERSION', 'record_shape', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
 
 # %% ../nbs/06a_store.ipynb #a9e7ae89
 FORMAT_VERSION = 3 # 2: the CRC covers the key as well as the record; 3: preloaded records are keyed by their image's content hash
-_DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32)}
+_DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32),
+           'int8': (np.int8, torch.int8)}
+_INT8_FORMAT = 4 # int8 stores: records (2, L, H, k, dh + 2), each row's scale in its last two bytes (kits that read format 3 refuse them)
+
+def _store_format(dtype:str)->int: return _INT8_FORMAT if dtype == 'int8' else FORMAT_VERSION
+
+def record_shape(item_shape:Sequence[int], dtype:str)->tuple:
+    "Shape of one stored record, K and V together: (2, L, H, k, dh), or (2, L, H, k, dh + 2) for int8 (`quantize_kv`)"
+    L, H, k, dh = item_shape
+    return (2, L, H, k, dh + 2 * (dtype == 'int8'))
 
 def fingerprint_hash(fingerprint:dict # JSON-serialisable description of how features were made
                     )->str:
@@ -56,7 +66,7 @@ def _manifest_ok(m:dict)->bool:
     try:
         shape_ok = all(type(n) is int and n > 0 for n in m['item_shape'])
         return (shape_ok and m['dtype'] in _DTYPES and m['fingerprint_hash'] == fingerprint_hash(m['fingerprint'])
-                and m['record_bytes'] == 2 * int(np.prod(m['item_shape'])) * np.dtype(_DTYPES[m['dtype']][0]).itemsize
+                and len(m['item_shape']) == 4 and m['record_bytes'] == int(np.prod(record_shape(m['item_shape'], m['dtype']))) * np.dtype(_DTYPES[m['dtype']][0]).itemsize
                 and type(m['shard_records']) is int and m['shard_records'] >= 1)
     except (KeyError, TypeError, ValueError): return False
 
@@ -66,7 +76,7 @@ class FeatureStore:
                  path:str|Path, # Store folder (see `FeatureStore.at` for the fingerprint-addressed location)
                  fingerprint:dict|None=None, # How the features were made; required to create, checked when opening
                  item_shape:Sequence[int]|None=None, # (L, H, k, dh) of one item's K (and V); required to create
-                 dtype:str='float16', # Storage dtype: 'float16', 'bfloat16' or 'float32'
+                 dtype:str='float16', # Storage dtype: 'float16', 'bfloat16', 'float32' or 'int8' (a float16 scale per token and head)
                  shard_mb:float=1024, # Target shard size in MiB
                  verify:bool=False, # Also check every record's CRC on open (reads the whole store once; `verify` does it later)
                 ):
@@ -76,7 +86,8 @@ class FeatureStore:
             try: self.manifest = json.loads(mpath.read_text())
             except ValueError as e: raise StoreError(f"{mpath} is not valid JSON ({e}); the store is damaged: delete {self.path} and preload again") from e
             m = self.manifest if isinstance(self.manifest, dict) else {}
-            if m.get('format') != FORMAT_VERSION: raise StoreError(f"{mpath} has store format {m.get('format')!r}, this kit reads {FORMAT_VERSION}; preload again into a new folder")
+            if m.get('format') not in (FORMAT_VERSION, _INT8_FORMAT) or m.get('format') != _store_format(m.get('dtype')):
+                raise StoreError(f"{mpath} has store format {m.get('format')!r}, this kit reads {FORMAT_VERSION} ({_INT8_FORMAT} for int8 stores); preload again into a new folder")
             if not _manifest_ok(m): raise StoreError(f"{mpath} contradicts itself (its fields do not agree: it is damaged or was edited); delete {self.path} and preload again")
             if fingerprint is not None and m['fingerprint'] != fingerprint:
                 raise StoreError(f"the feature store at {self.path} was made differently ({_diff(m['fingerprint'], fingerprint)}); "
@@ -86,8 +97,8 @@ class FeatureStore:
             if fingerprint is None or item_shape is None:
                 raise StoreError(f"there is no feature store at {self.path}; to create one give `fingerprint` and `item_shape` (or use `preload`)")
             check_choice('dtype', dtype, tuple(_DTYPES))
-            rec = 2 * int(np.prod(item_shape)) * np.dtype(_DTYPES[dtype][0]).itemsize
-            self.manifest = dict(format=FORMAT_VERSION, fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
+            rec = int(np.prod(record_shape(item_shape, dtype))) * np.dtype(_DTYPES[dtype][0]).itemsize
+            self.manifest = dict(format=_store_format(dtype), fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
                                  item_shape=[int(s) for s in item_shape], dtype=dtype, record_bytes=rec,
                                  shard_records=max(1, int(shard_mb * 2**20 // rec)))
             try:
@@ -98,7 +109,7 @@ class FeatureStore:
                 raise StoreError(f"cannot create the feature store at {self.path}: {os.strerror(e.errno)} ({_FULL[e.errno]}); "
                                  "free space or choose another folder") from e
         self._np_dtype, self.torch_dtype = _DTYPES[self.manifest['dtype']]
-        self._fds = {}
+        self.record_shape, self._fds = record_shape(self.manifest['item_shape'], self.manifest['dtype']), {}
         self.reload(verify)
 
     @classmethod
@@ -202,8 +213,8 @@ def read_into(self:FeatureStore, key:str, out:np.ndarray|None=None)->np.ndarray:
 
 @patch
 def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
-    "K and V of one item, each (L, H, k, dh), in the store dtype; the record's CRC is checked on every read"
-    rec = torch.from_numpy(self.read_into(key).view(self._np_dtype)).view(self.torch_dtype).view(2, *self.item_shape)
+    "K and V of one item, each (L, H, k, dh) in the store dtype (int8: (L, H, k, dh + 2) with the scales); the record's CRC is checked on every read"
+    rec = torch.from_numpy(self.read_into(key).view(self._np_dtype)).view(self.torch_dtype).view(self.record_shape)
     return rec[0], rec[1]
 
 @patch
@@ -259,7 +270,8 @@ def _holder(note:Path, wait:float=1.0)->str:
         time.sleep(0.02)
 
 def _not_finite(recs:torch.Tensor)->list[int]:
-    "Indices of the records (n, ...) holding NaN or Inf: sums find the candidates (NaN and Inf survive a sum), an exact check confirms them (a sum may overflow)"
+    "Indices of the records (n, ...) holding NaN or Inf (int8: in a scale): sums find the candidates (NaN and Inf survive a sum), an exact check confirms them"
+    if recs.dtype == torch.int8: return (~torch.isfinite(unpack_kv(recs)[1].flatten(1)).all(1)).nonzero().flatten().tolist()
     flat = recs.view(len(recs), -1)
     part = math.gcd(flat.shape[1], 2048) if recs.dtype == torch.float16 else flat.shape[1]  # float16 sums of 2048 values overflow only past a mean of 32
     sums = flat.view(len(recs), -1, part).sum(-1)  # (n, parts): several times faster than isfinite over every value
@@ -333,8 +345,9 @@ class StoreWriter:
         if todo != list(range(k.shape[1])):
             idx = torch.tensor(todo, device=k.device); k, v = k.index_select(1, idx), v.index_select(1, idx)
         if self._buf is None or len(self._buf) < n:
-            self._buf = torch.empty((n, 2, *st.item_shape), dtype=st.torch_dtype, pin_memory=k.is_cuda)
+            self._buf = torch.empty((n, *st.record_shape), dtype=st.torch_dtype, pin_memory=k.is_cuda)
         out = self._buf[:n]
+        if st.torch_dtype == torch.int8: k, v = quantize_kv(k), quantize_kv(v)  # where they are (on a GPU: a quarter of the float32 transfer)
         if k.device.type == 'cpu': out[:, 0].copy_(k.transpose(0, 1)); out[:, 1].copy_(v.transpose(0, 1))
         else: out.copy_(torch.stack([k.to(st.torch_dtype), v.to(st.torch_dtype)], 1).transpose(0, 2))  # laid out on the device, one transfer
         return out
@@ -397,7 +410,7 @@ class StoreWriter:
     def __exit__(self, *exc): self.close()
 
 def _as_bytes(recs:torch.Tensor)->np.ndarray:
-    "Contiguous records (n, 2, L, H, k, dh) as (n, record_bytes) uint8, without a copy"
+    "Contiguous records (n, *record_shape) as (n, record_bytes) uint8, without a copy"
     return recs.view(torch.uint8).numpy().reshape(len(recs), -1)
 
 @patch
