@@ -52,6 +52,7 @@ def train_method(method:str, # 'fpt', 'side', or a baseline such as 'linear'
                  lpm:dict, # fpt_learner's arch/weights/pretrained/model_kwargs
                  seed:int=0, # Seed of initialisation, shuffling and augmentation
                  store_root:Path|None=None, # Where FPT's features go
+                 store_dtype:str='float16', # Storage dtype of FPT's features ('int8': about half the bytes)
                  progress:bool=True, # Progress bars
                 ):
     "Train `method` on the demo data; returns (result row, learner)"
@@ -61,7 +62,7 @@ def train_method(method:str, # 'fpt', 'side', or a baseline such as 'linear'
     dls = fpt_dls(items, data, bs=setup.bs, seed=seed)
     cfg = FPTConfig(lpm_size=setup.size, side_size=setup.side)
     with seeded(seed): learn = fpt_learner(dls, method=m, cfg=cfg if m.uses_fpt_config else None, lr=setup.lr.get(method, 1e-3), **lpm)
-    if m.preloadable: learn.preload(root=store_root, progress=progress)
+    if m.preloadable: learn.preload(root=store_root, dtype=store_dtype, progress=progress)
     with seeded(seed), warnings.catch_warnings(), (contextlib.nullcontext() if progress else learn.no_bar()):
         warnings.simplefilter('ignore')
         learn.fit_fpt(setup.epochs.get(method, 30))

@@ -16,7 +16,8 @@ from ..store import FeatureStore
 from ..preload import RESIZE_RULE, preloaded_dls
 
 # %% auto #0
-__all__ = ['FPT_PLUS_512', 'write_bandwidth', 'read_bandwidth', 'resident_epoch', 'store_bench']
+__all__ = ['FPT_PLUS_512', 'FPT_512', 'write_bandwidth', 'read_bandwidth', 'resident_epoch', 'record_sizes', 'int8_demo_auc',
+           'store_bench']
 
 # %% ../../nbs/13f_experiments.store_bench.ipynb #4f9e2e9c
 FPT_PLUS_512 = (12, 12, 102, 64) # (L, H, k, dh) of an FPT+ record of ViT-B/16 at 512 px: 3.6 MiB in fp16
@@ -176,6 +177,33 @@ def resident_epoch(root:str|Path, # A folder on the disk to measure
     finally: shutil.rmtree(d)
     return pd.DataFrame(rows)
 
+# %% ../../nbs/13f_experiments.store_bench.ipynb #37ebe42b
+FPT_512 = (12, 12, 205, 64) # (L, H, k, dh) of an FPT record of ViT-B/16 at 512 px: 7.2 MiB in fp16
+
+def record_sizes(shapes:dict|None=None, # name -> (L, H, k, dh); default: FPT+ and FPT of ViT-B/16 at 512 px
+                )->pd.DataFrame:
+    "Bytes of one record in an int8 store against float16, per record shape (the scales cost 2 bytes per dh values)"
+    from fpt_kit.store import record_shape
+    shapes = shapes or {'FPT+ ViT-B/16 512': FPT_PLUS_512, 'FPT ViT-B/16 512': FPT_512}
+    rows = [dict(record=n, fp16_MiB=np.prod(record_shape(s, 'float16')) * 2 / 2**20, int8_MiB=np.prod(record_shape(s, 'int8')) / 2**20) for n, s in shapes.items()]
+    return pd.DataFrame(rows).assign(ratio=lambda d: d.int8_MiB / d.fp16_MiB).round(4)
+
+def int8_demo_auc(seeds:Sequence[int]=(0, 1, 2), # Seeds of FPT's training (the data are the demo's)
+                  out:str|Path|None=None, # Where the features go (default: a temporary folder)
+                 )->pd.DataFrame:
+    "The demo's FPT trained from a float16 and from an int8 store, per seed: test and validation AUC (minutes per run on a CPU)"
+    from fpt_kit.experiments.demo import DemoSetup, train_method
+    from fpt_kit.models.lpm import shipped_lpm
+    from fpt_kit.data.core import image_stats
+    setup, lpm = DemoSetup(), shipped_lpm().learner_kwargs()
+    items = folder_items(setup.dataset())
+    stats, root, rows = image_stats(items, setup.size), Path(out or tempfile.mkdtemp(prefix='fpt_int8_')), []
+    for seed in seeds:
+        for dt in ('float16', 'int8'):
+            row, _ = train_method('fpt', items, stats, setup, lpm, seed, root/'features', progress=False, store_dtype=dt)
+            rows.append(dict(seed=seed, dtype=dt, test_auc=row['test_auc'], valid_auc=row['valid_auc'], seconds=row['seconds']))
+    return pd.DataFrame(rows)
+
 # %% ../../nbs/13f_experiments.store_bench.ipynb #aa37a0a6
 def store_bench(out:str|Path|None=None, # CSVs go here (none when None)
                 disk:str|Path|None=None, # A folder on the disk to measure (default: the system's temporary folder)
@@ -190,6 +218,7 @@ def store_bench(out:str|Path|None=None, # CSVs go here (none when None)
     disk = Path(disk or tempfile.gettempdir())
     roots = [Path(tmpfs)] if tmpfs and Path(tmpfs).is_dir() else []
     res = {'store_write': pd.concat([write_bandwidth(r, item_shape, n_items, bs, repeats) for r in roots + [disk]], ignore_index=True),
+           'store_int8_bytes': record_sizes(),
            'store_open_read': read_bandwidth(disk, item_shape, n_items, bs, workers, repeats),
            'store_resident': resident_epoch(disk, item_shape, n_items, bs, workers, repeats)}
     if out is not None:
