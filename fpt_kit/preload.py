@@ -155,16 +155,17 @@ class _RecordReader:
         return self._last[1]
 
 class ResidentRecords:
-    "The records of `keys`, read once from `store` (each checked against its CRC) into one tensor in memory; looked up like the store"
+    "The records of `keys`, read once from `store` (each checked against its CRC) into one tensor in memory; looked up like the store (others from it)"
     def __init__(self, store:FeatureStore, keys):
         keys = list(dict.fromkeys(keys))
-        self.path, self._pos = store.path, {k: i for i, k in enumerate(keys)}
+        self.store, self.path, self._pos = store, store.path, {k: i for i, k in enumerate(keys)}
         self.data = torch.empty((len(keys), *store.record_shape), dtype=store.torch_dtype)  # (N, 2, L, H, k, dh)
         raw = self.data.view(torch.uint8).numpy().reshape(len(keys), -1)
         for k, i in self._pos.items(): store.read_into(k, raw[i])  # one copy from the page cache, straight into place
     def __len__(self): return len(self._pos)
-    def __contains__(self, key): return key in self._pos
+    def __contains__(self, key): return key in self._pos or key in self.store  # e.g. an image preloaded again after an edit
     def __getitem__(self, key)->tuple[torch.Tensor, torch.Tensor]:
+        if key not in self._pos: return self.store[key]
         rec = self.data[self._pos[key]]
         return rec[0], rec[1]
 

@@ -86,8 +86,9 @@ class FeatureStore:
             try: self.manifest = json.loads(mpath.read_text())
             except ValueError as e: raise StoreError(f"{mpath} is not valid JSON ({e}); the store is damaged: delete {self.path} and preload again") from e
             m = self.manifest if isinstance(self.manifest, dict) else {}
-            if m.get('format') not in (FORMAT_VERSION, _INT8_FORMAT) or m.get('format') != _store_format(m.get('dtype')):
-                raise StoreError(f"{mpath} has store format {m.get('format')!r}, this kit reads {FORMAT_VERSION} ({_INT8_FORMAT} for int8 stores); preload again into a new folder")
+            fmt, want = m.get('format'), _store_format(m.get('dtype'))
+            if fmt != want: raise StoreError(f"{mpath} has store format {fmt!r}, this kit reads {want}{' for int8 stores' if want == _INT8_FORMAT else ''}; "
+                                             "preload again into a new folder")
             if not _manifest_ok(m): raise StoreError(f"{mpath} contradicts itself (its fields do not agree: it is damaged or was edited); delete {self.path} and preload again")
             if fingerprint is not None and m['fingerprint'] != fingerprint:
                 raise StoreError(f"the feature store at {self.path} was made differently ({_diff(m['fingerprint'], fingerprint)}); "
