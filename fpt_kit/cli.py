@@ -328,7 +328,7 @@ def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 's
           n_out:int=5, # Classes
           measure:str='auto', # Memory: 'auto' (CUDA when present, else the fake-tensor estimate), 'fake', 'cpu', 'cuda'
          ):
-    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline)"
+    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline); the feature store's (store)"
     check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'store', 'all'))
     res = {}
     if what == 'store':
