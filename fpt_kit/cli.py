@@ -27,7 +27,7 @@ from .runs import strict_json, load_run, run_items, _write, _file_digest, _out_f
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SHIPPED_SIDE_RATIO', 'command', 'demo', 'pretrain_lpm', 'preload', 'check', 'train', 'compare', 'synth',
-           'evaluate', 'predict', 'bench', 'PlainEpochLog', 'main']
+           'evaluate', 'predict', 'bench', 'store', 'PlainEpochLog', 'main']
 
 # %% ../nbs/12_cli.ipynb #8ae83c0c
 COMMANDS = {}
@@ -257,7 +257,7 @@ def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, o
         store = learn.preload(root=root, rank=rank, world_size=world, progress=rank == 0, switch=False)
         if rank == 0: print(f"features: {store.report}\n  in {store.path}")
         distrib_barrier()
-        learn.dls = preloaded_dls(dls, store.reload(verify=True), backbone=learn.model.backbone)
+        learn.dls = preloaded_dls(dls, store.reload(), backbone=learn.model.backbone)  # each record is checked when read; `fpt-kit store verify` checks all
     config = dict(kit_version=fpt_kit.__version__, command=dict(data=str(Path(data).resolve()), method=method, recipe=recipe, epochs=epochs,
                   lr=lr, bs=bs, seed=seed, monitor=monitor, online=online, world_size=world),
                   lpm={k: str(v) if isinstance(v, Path) else v for k, v in lpm.items()}, lpm_weights_sha256=_file_digest(lpm.get('weights')),
@@ -385,7 +385,7 @@ def predict(run:str, # A folder written by `fpt-kit train`
     return 2 if len(bad) else 0
 
 @command
-def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 'scaling', 'gpu', or 'all' (tables and pipeline)
+def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 'scaling', 'gpu', 'store' (the feature store's bandwidth), or 'all' (tables and pipeline)
           out:str='runs/bench', # CSVs go here
           arch:str='vit_base_patch16_384', # LPM / baseline backbone (built on the meta device: nothing downloads)
           img_size:int=512, # LPM input size
@@ -393,14 +393,17 @@ def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 's
           n_out:int=5, # Classes
           measure:str='auto', # Memory: 'auto' (CUDA when present, else the fake-tensor estimate), 'fake', 'cpu', 'cuda'
          ):
-    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline); cost against resolution (scaling); the GPU check (gpu)"
-    check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'scaling', 'gpu', 'all'))
+    "Learnable parameters, peak training memory and step time of every method (the paper's Tables 1-3); the data path's costs (pipeline); cost against resolution (scaling); the GPU check (gpu); the feature store's bandwidth (store)"
+    check_choice('--what', what, ('params', 'memory', 'tables', 'time', 'pipeline', 'scaling', 'gpu', 'store', 'all'))
     res = {}
     if what == 'gpu':  # needs CUDA: refuses at once without it
         from fpt_kit.experiments.gpu import gpu_check
         df = gpu_check('cuda', arch=arch, img_size=img_size, bs=bs, n_out=n_out)
         Path(out).mkdir(parents=True, exist_ok=True); df.to_csv(Path(out)/'gpu.csv', index=False)
         res[f"gpu check: {df.attrs['gpu']}, {arch} at {img_size} px, batch {bs}"] = df
+    if what == 'store':
+        from fpt_kit.experiments.store_bench import store_bench
+        res.update(store_bench(out))
     if what == 'scaling':
         from fpt_kit.experiments.scaling import scaling_bench
         res['scaling'] = scaling_bench(out, arch=arch, bs=bs, n_out=n_out)
@@ -411,6 +414,22 @@ def bench(what:str='all', # 'params', 'memory', 'tables', 'time', 'pipeline', 's
         from fpt_kit.experiments.pipeline import pipeline_bench
         res.update(pipeline_bench(out, arch=arch, img_size=img_size, memory_bs=bs, device='cuda' if torch.cuda.is_available() else 'cpu'))
     for name, df in res.items(): print(f"\n== {name}\n{df.to_string()}")
+
+# %% ../nbs/12_cli.ipynb #1125d857
+@command
+def store(action:str, # 'verify': read every record and check its checksum
+          path:str, # A feature store folder (the one holding manifest.json)
+         ):
+    "Check a feature store: `fpt-kit store verify PATH` reads every record once and checks its checksum"
+    from fpt_kit.store import FeatureStore
+    check_choice('action', action, ('verify',))
+    if not (Path(path)/'manifest.json').exists():
+        raise FileNotFoundError(f"{path} is not a feature store (it has no manifest.json); give the folder named by a fingerprint hash (preload prints it), e.g. under $FPT_KIT_CACHE/features")
+    t = time.perf_counter()
+    st = FeatureStore(path).verify()
+    dt, nb = time.perf_counter() - t, len(st) * st.record_bytes
+    print(f"{st.path}: {len(st)} items ({nb / 2**30:.3f} GiB) of {st.item_shape} {st.manifest['dtype']}: every record matches its checksum "
+          f"({dt:.1f} s, {nb / max(dt, 1e-9) / 2**20:.0f} MiB/s)")
 
 # %% ../nbs/12_cli.ipynb #ad6c83c4
 def _usage()->str:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06b_preload.ipynb #1180c16d
 from __future__ import annotations
-import random, time
+import os, random, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -23,7 +23,8 @@ from .store import FeatureStore, StoreError, FORMAT_VERSION, _diff
 
 # %% auto #0
 __all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'PreloadReport', 'preload',
-           'TensorFeatures', 'StoreLookup', 'LayerFirst', 'JoinFeatures', 'check_features', 'preloaded_dls']
+           'TensorFeatures', 'ResidentRecords', 'ResidentNote', 'StoreLookup', 'LayerFirst', 'JoinFeatures',
+           'check_features', 'preloaded_dls']
 
 # %% ../nbs/06b_preload.ipynb #fa5a00fd
 RESIZE_RULE = 'squash-bilinear-antialias' # How LPMResize prepares the LPM view (part of the fingerprint)
@@ -103,13 +104,13 @@ def _compute(backbone, todo:pd.DataFrame, data:FPTData, store:FeatureStore, bs:i
         with store.writer(rank) as w, torch.inference_mode(), torch.autocast(dev.type, enabled=amp):
             for hashes, x in progress_(dl, progress, leave=False, unit='batches'):
                 k, v = backbone(x)  # (L, B, H, k, dh) each
-                w.write(list(hashes), k.float(), v.float(), names=[name[h] for h in hashes])
+                w.write(list(hashes), k, v, names=[name[h] for h in hashes])  # converted to the store dtype where they are
 
 def preload(backbone:FrozenBackbone, # The frozen LPM
             items:pd.DataFrame, # All items to store (every split)
             data:FPTData, # Views and normalisation (must match the backbone's resolution)
             root:str|Path|None=None, # Stores live under root/<fingerprint hash> (default: the kit's cache)
-            dtype:str='float16', # 'float16', 'bfloat16' or 'float32'
+            dtype:str='float16', # 'float16', 'bfloat16', 'float32' or 'int8' (about half the bytes of float16)
             bs:int=32, # Preload batch size (independent of training)
             num_workers:int=0, # Image-loading worker processes
             rank:int=0, # This process's rank
@@ -120,7 +121,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
            )->FeatureStore:
     "Compute the selected keys and values of every image once, store them under the image's content hash; `store.report` says what was done"
     t0 = time.time()
-    check_choice('dtype', dtype, ('float16', 'bfloat16', 'float32'))
+    check_choice('dtype', dtype, ('float16', 'bfloat16', 'float32', 'int8'))
     check_range('world_size', world_size, 1, integer=True); check_range('rank', rank, 0, world_size - 1, integer=True)
     items = hash_items(check_items(items))  # the files as they are now
     store = FeatureStore.at(root or cache_dir('features'), feature_fingerprint(backbone, data, dtype), feature_shape(backbone), dtype=dtype, verify=False)
@@ -152,6 +153,45 @@ class _RecordReader:
                                  "of its content): run preload again (learn.preload()); it computes only the images that changed")
             self._last = (h, self.store[h])
         return self._last[1]
+
+class ResidentRecords:
+    "The records of `keys`, read once from `store` (each checked against its CRC) into one tensor in memory; looked up like the store (others from it)"
+    def __init__(self, store:FeatureStore, keys):
+        keys = list(dict.fromkeys(keys))
+        self.store, self.path, self._pos = store, store.path, {k: i for i, k in enumerate(keys)}
+        self.data = torch.empty((len(keys), *store.record_shape), dtype=store.torch_dtype)  # (N, 2, L, H, k, dh)
+        raw = self.data.view(torch.uint8).numpy().reshape(len(keys), -1)
+        for k, i in self._pos.items(): store.read_into(k, raw[i])  # one copy from the page cache, straight into place
+    def __len__(self): return len(self._pos)
+    def __contains__(self, key): return key in self._pos or key in self.store  # e.g. an image preloaded again after an edit
+    def __getitem__(self, key)->tuple[torch.Tensor, torch.Tensor]:
+        if key not in self._pos: return self.store[key]
+        rec = self.data[self._pos[key]]
+        return rec[0], rec[1]
+
+def _available_memory()->int|None:
+    "Bytes of memory available to new allocations without swapping (Linux's MemAvailable; else free pages), None when unknown"
+    try: return 1024 * int(next(l for l in Path('/proc/meminfo').read_text().splitlines() if l.startswith('MemAvailable:')).split()[1])
+    except (OSError, StopIteration, ValueError): pass
+    try: return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (AttributeError, ValueError, OSError): return None
+
+class ResidentNote(UserWarning):
+    "Says whether `preloaded_dls` holds the records in memory or reads them from the store, and why"
+
+def _records(store:FeatureStore, hashes, resident:bool|None):
+    "What the readers look records up in: `store`, or the records held in memory (`resident`; None: when they fit in half the free memory, with a note)"
+    hashes = list(dict.fromkeys(hashes))
+    need, free = len(hashes) * store.record_bytes, _available_memory()
+    if resident is None:
+        resident = free is not None and need <= free / 2
+        gib = lambda b: f"{b / 2**30:.2f} GiB"
+        warnings.warn(f"preloaded_dls: the {len(hashes)} records ({gib(need)}) " + (
+            f"fit in memory ({gib(free)} available): they are read from {store.path} once, checked, and served from memory every epoch "
+            "(resident=False reads them from the store each epoch)" if resident else
+            f"are more than half the available memory ({'unknown' if free is None else gib(free)}): they are read from {store.path} every epoch, "
+            "each checked when read (resident=True holds them in memory anyway)"), ResidentNote, stacklevel=3)
+    return ResidentRecords(store, hashes) if resident else store
 
 class StoreLookup(Transform):
     "Image file -> its stored keys (`part=0`) or values (`part=1`) as `TensorFeatures`"
@@ -193,6 +233,7 @@ def preloaded_dls(dls:FPTDataLoaders, # Online DataLoaders from `fpt_dls` (views
                   store:FeatureStore, # A store holding every item of `dls` (`preload`)
                   bs:int|None=None, # Batch size (default: that of `dls`)
                   backbone:FrozenBackbone|None=None, # The LPM the features are for: the store must have been made by it (`check_store`)
+                  resident:bool|None=None, # Hold the records in memory (read and checked once); None: when they fit in half the available memory, with a note
                   **kwargs # Passed to fastai's `Datasets.dataloaders` (default: the device and loader processes of `dls`)
                  )->FPTDataLoaders:
     "DataLoaders of (x_side, k, v, y): the side view from the images (as `dls` read it), K and V from `store`"
@@ -204,8 +245,9 @@ def preloaded_dls(dls:FPTDataLoaders, # Online DataLoaders from `fpt_dls` (views
     diff = {k: (fp.get(k), v) for k, v in want.items() if fp.get(k) != v}
     if diff: raise ValueError(f"the feature store at {store.path} was made for other data ({'; '.join(f'{k}: store {a!r}, data {b!r}' for k, (a, b) in diff.items())}); preload again for these DataLoaders")
     items, test_items = check_features(store, dls.items), check_features(store, dls.test_items)
-    reader = _RecordReader(store)
+    reader = _RecordReader(_records(store, list(items.hash) + list(test_items.hash), resident))
     out = view_dls(items, data, dls.vocab, features=[StoreLookup(reader, 0), StoreLookup(reader, 1)], bs=bs or dls.bs, after_batch=[LayerFirst()],
                    seed=dls.seed, **{'num_workers': dls.num_workers, 'device': dls.device, **kwargs})  # the same shuffling as the online DataLoaders
     out.test_items, out.store, out.online, out.recipe = test_items, store, dls, dls.recipe
+    out.resident = isinstance(reader.store, ResidentRecords)
     return out

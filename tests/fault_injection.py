@@ -9,6 +9,10 @@ On a small synthetic dataset and a tiny randomly initialised LPM (nothing is dow
   fraction of an item after a random number of items is stored), several times, then resumed to completion; after
   every kill the store must open (every CRC verified) and hold only correct items, and the final store must equal an
   uninterrupted reference run item by item (keys, K bytes, V bytes);
+- batch kill trials: a writer appending synthetic records (a function of their key) in batches of random size, big
+  batches split among threads in half of them, is killed at random points; every batch whose `write` had returned
+  (acknowledged) must be in the store after the kill (a kill loses at most the batch in flight), every item read back
+  must be its own, and the resumed store must hold every item;
 - concurrent trials: two preloaders started together on one store; the second must be refused with a clear error, or
   find nothing left to do, and the final store must equal the reference;
 - corruption trials: copies of the reference store with a truncated shard, a flipped bit in a shard, in a journal and
@@ -202,6 +206,51 @@ def kill_trial(ctx:Setup, trial:int, rng:random.Random, n_kills:int, S:dict):
     final_check(ctx, spath, S, f"kill trial {trial}")
     shutil.rmtree(root)
 
+def _record(key:str, shape)->tuple:
+    "Synthetic K and V (L, 1, H, k, dh) that are a function of `key` alone"
+    g = torch.Generator().manual_seed(int(fingerprint_hash(dict(k=key)), 16) % 2**62)
+    return tuple(torch.randn(shape[0], 1, *shape[1:], generator=g) for _ in range(2))
+
+def batch_kill_trial(ctx:Setup, trial:int, rng:random.Random, S:dict, n:int=40):
+    "Kill a batched writer at random; acknowledged batches must survive, and only correct items be served"
+    import fpt_kit.store as fs
+    root, shape, threads = ctx.work/f"batch{trial}", (2, 2, 8, 16), trial % 2 == 1
+    spath, keys, ack = root/'store', [f"item{j}" for j in range(n)], root/'acked'
+    root.mkdir()
+    FeatureStore(spath, dict(trial=trial), shape, shard_mb=rng.choice([1024, 3 * 2048 / 2**20]))  # records of 2048 bytes: one shard, or three records a shard
+    expect = {k: tuple(t[:, 0].half().numpy().tobytes() for t in _record(k, shape)) for k in keys}
+    def write():
+        if threads: fs._PARALLEL_BYTES = -1
+        st = FeatureStore(spath)
+        with st.writer() as w, open(ack, 'a') as f:
+            todo = [k for k in keys if k not in st]
+            while todo:
+                b = todo[:rng.randint(1, 7)]; todo = todo[len(b):]
+                kv = [_record(k, shape) for k in b]
+                w.write(b, torch.cat([a for a, _ in kv], 1), torch.cat([v for _, v in kv], 1))
+                f.write(''.join(k + '\n' for k in b)); f.flush()
+    for _ in range(3):
+        c = Child(ctx.work, write)
+        time.sleep(rng.uniform(0, 0.25))
+        if not c.kill():
+            if c.code != 0: S['errors'].append(f"batch kill trial {trial}: the writer failed by itself:\n{c.msg}")
+            break
+        S['batch_kills'] += 1
+        acked = set(ack.read_text().split()) if ack.exists() else set()
+        try:
+            st = FeatureStore(spath).verify()
+            S['lost'] += sum(k not in st for k in acked)
+            S['wrong'] += sum(tuple(t.numpy().tobytes() for t in st[k]) != expect.get(k) for k in st.keys())
+            S['batch_acked'] += len(acked)
+        except StoreError as e: S['errors'].append(f"batch kill trial {trial}: the store did not open after a kill: {e}")
+    c = Child(ctx.work, write)
+    if c.wait() != 0: S['errors'].append(f"batch kill trial {trial}: the resumed writer failed:\n{c.msg}")
+    st = FeatureStore(spath).verify()
+    S['lost'] += sum(k not in st for k in keys)
+    S['wrong'] += sum(tuple(t.numpy().tobytes() for t in st[k]) != expect.get(k) for k in st.keys())
+    S['batch_kill_trials'] += 1; S['batch_kill_trials_threaded'] += threads
+    shutil.rmtree(root)
+
 def concurrent_trial(ctx:Setup, trial:int, S:dict):
     root = ctx.work/f"conc{trial}"
     a, b = Child(ctx.work, lambda: ctx.preload(root)), Child(ctx.work, lambda: ctx.preload(root))
@@ -292,7 +341,7 @@ def run(trials:int=20, seed:int=0, kills:int=3, work:Path|None=None)->dict:
     own = work is None
     work = Path(tempfile.mkdtemp(prefix='fpt_fault_')) if own else Path(work)
     S = dict(trials=trials, seed=seed, items=0, kill_trials=0, kills=0, kills_start_up=0, kills_items=0, ended_before_kill=0,
-             torn_after_kill=0, resumes=0, concurrent_trials=0, concurrent_refused=0, concurrent_coordinated=0,
+             torn_after_kill=0, resumes=0, batch_kill_trials=0, batch_kill_trials_threaded=0, batch_kills=0, batch_acked=0, concurrent_trials=0, concurrent_refused=0, concurrent_coordinated=0,
              corruptions_served=0, lost=0, wrong=0, errors=[])
     for k in ('shard_truncate', 'shard_bitflip', 'journal_bitflip', 'manifest_bitflip'): S.update({f'{k}_injected': 0, f'{k}_detected': 0, f'{k}_harmless': 0, f'{k}_as_missing': 0})
     S['shard_bitflip_detected_on_read'] = 0
@@ -307,6 +356,7 @@ def run(trials:int=20, seed:int=0, kills:int=3, work:Path|None=None)->dict:
         rng = random.Random(seed)
         for t in range(trials):
             kill_trial(ctx, t, rng, kills, S)
+            batch_kill_trial(ctx, t, rng, S)
             concurrent_trial(ctx, t, S)
             corruption_trial(ctx, t, rng, S)
         fsize_trial(ctx, rng, S)
@@ -333,6 +383,8 @@ def table(S:dict)->str:
                                     f"{S['ended_before_kill']} runs ended before their kill)"),
              row('kills that left a torn write', S['torn_after_kill']),
              row('resumes', S['resumes']),
+             row('batched writers killed', f"{S['batch_kills']} kills in {S['batch_kill_trials']} trials ({S['batch_kill_trials_threaded']} threaded); "
+                                           f"{S['batch_acked']} acknowledged items checked after kills"),
              row('concurrent preloaders (trials)', f"{S['concurrent_trials']}: {S['concurrent_refused']} refused clearly, "
                                                    f"{S['concurrent_coordinated']} found nothing left to do"),
              row('corruptions: shard truncated', c('shard_truncate')),

@@ -361,6 +361,31 @@ def test_store_of_older_format_refused(made, tmp_path):
     e = error_of(lambda: FeatureStore(old))
     assert f"has store format {FORMAT_VERSION - 1}, this kit reads {FORMAT_VERSION}; preload again into a new folder" in str(e)
 
+def test_store_laid_out_as_format_3_reads_the_same(tmp_path):
+    "A float16 store as every kit since format 3 lays it out (manifest, one journal line per record, raw shards), built by hand, reads back exactly"
+    from fpt_kit.store import fingerprint_hash
+    shape, fp, rng = (2, 3, 4, 5), dict(arch='hand-made'), np.random.default_rng(0)
+    recs = {f"key{i}": rng.standard_normal((2, *shape)).astype(np.float16) for i in range(5)}
+    rb = recs['key0'].nbytes
+    root = tmp_path/'v3'; root.mkdir()
+    (root/'manifest.json').write_text(json.dumps(dict(format=3, fingerprint=fp, fingerprint_hash=fingerprint_hash(fp), item_shape=list(shape),
+                                                      dtype='float16', record_bytes=rb, shard_records=3)))
+    lines = []
+    for j, (key, r) in enumerate(recs.items()):
+        with open(root/f"r000-{j // 3:05d}.bin", 'ab') as f: f.write(r.tobytes())
+        lines.append(json.dumps(dict(k=key, s=j // 3, i=j % 3, c=zlib.crc32(r.tobytes(), zlib.crc32(key.encode())))))
+    (root/'journal-r000.jsonl').write_text('\n'.join(lines) + '\n')
+    st = FeatureStore(root, fp).verify()
+    assert st.keys() == list(recs)
+    for key, r in recs.items():
+        k, v = st[key]
+        assert k.dtype == torch.float16 and np.array_equal(k.numpy(), r[0]) and np.array_equal(v.numpy(), r[1])
+    with st.writer() as w: assert w.write(['key5'], torch.ones(2, 1, 3, 4, 5), torch.zeros(2, 1, 3, 4, 5)) == 1  # appends in the same layout
+    assert (root/'r000-00001.bin').stat().st_size == 3 * rb and (root/'journal-r000.jsonl').read_text().count('\n') == 6
+    m = json.loads((root/'manifest.json').read_text()); m.update(dtype='int8')
+    (root/'manifest.json').write_text(json.dumps(m))  # an int8 manifest in format 3 is never read as float16 bytes
+    assert 'has store format 3, this kit reads 4 for int8 stores' in str(error_of(lambda: FeatureStore(root)))
+
 def test_learner_refuses_store_of_another_backbone(made, dls2):
     pdls = preloaded_dls(dls2, made['store'])
     torch.manual_seed(1)
@@ -378,6 +403,7 @@ def test_fault_injection_few_trials(tmp_path):
     S = json.loads(out.read_text())
     assert r.returncode == 0 and S['ok'], r.stdout + r.stderr
     assert S['kill_trials'] == 3 and S['kills'] >= 3 and S['concurrent_trials'] == 3
+    assert S['batch_kill_trials'] == 3 and S['batch_kill_trials_threaded'] == 1 and S['batch_kills'] >= 1  # batched (and threaded) writers killed
     assert S['lost'] == 0 and S['wrong'] == 0 and S['corruptions_served'] == 0 and not S['errors']
     for k in ('shard_truncate', 'shard_bitflip'): assert S[f'{k}_detected'] == S[f'{k}_injected'] == 3
     assert S['shard_bitflip_detected_on_read'] == 3

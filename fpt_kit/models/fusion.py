@@ -10,7 +10,7 @@ from torch import nn
 from ..core import check_range
 
 # %% auto #0
-__all__ = ['attention_weights', 'cross_attention', 'FusionModule']
+__all__ = ['attention_weights', 'quantize_kv', 'unpack_kv', 'dequantize_kv', 'cross_attention', 'FusionModule']
 
 # %% ../../nbs/04_models.fusion.ipynb #acfd157a
 def _attention_dtype(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor):
@@ -30,13 +30,43 @@ def attention_weights(q:torch.Tensor, # Queries (..., P, dh)
     "Softmax attention weights of the queries over the keys, (..., P, k) in float32"
     return ((q @ k.transpose(-2, -1)) * scale).float().softmax(-1)
 
+def quantize_kv(x:torch.Tensor, # Keys or values (..., dh), any float dtype
+               )->torch.Tensor:
+    "`x` as int8 with one float16 scale per row (per token and head): (..., dh + 2) int8, each row's values then its scale's two bytes"
+    s = (x.float().abs().amax(-1, keepdim=True) / 127).half()  # (..., 1): NaN or Inf in a row makes its scale NaN or Inf
+    sf = s.float()
+    q = torch.where(sf > 0, x.float() / torch.where(sf > 0, sf, 1), 0).round().clamp(-127, 127).to(torch.int8)  # with the scale as stored
+    return torch.cat([q, s.view(torch.int8)], -1)
+
+def unpack_kv(t:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
+    "int8 keys or values (..., dh + 2) from `quantize_kv` -> their int8 values (..., dh) and float16 scales (...)"
+    return t[..., :-2], t[..., -2:].contiguous().view(torch.float16)[..., 0]
+
+def dequantize_kv(t:torch.Tensor, dtype=torch.float32)->torch.Tensor:
+    "int8 keys or values (..., dh + 2) -> (..., dh) in `dtype` (for checks and display: the attention never makes this copy)"
+    q, s = unpack_kv(t)
+    return q.to(dtype) * s.to(dtype)[..., None]
+
+def _int8_attention(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, scale:float, return_weights:bool):
+    "Attention over int8 keys and values, a layer at a time: the keys' scales multiply the logits, the values' scales the weights"
+    dt, ctxs, ws = q.dtype, [], []
+    for l in range(k.shape[0]):  # one layer's int8 K and V are cast to q's dtype at a time, never the whole batch
+        (kq, ks), (vq, vs) = unpack_kv(k[l]), unpack_kv(v[l])  # (B, H, k, dh) int8, (B, H, k) float16
+        logits = (q[l] * (scale / 127)) @ kq.to(dt).transpose(-2, -1)  # (B, H, P, k); int8 values up to 127 stay in half range
+        w = (logits * (127 * ks.to(dt))[..., None, :]).float().softmax(-1)  # (B, H, P, k) float32
+        ctxs.append((w * vs.float()[..., None, :]).to(dt) @ vq.to(dt))  # (B, H, P, dh)
+        if return_weights: ws.append(w)
+    ctx = torch.stack(ctxs)  # (L, B, H, P, dh)
+    return (ctx, torch.stack(ws)) if return_weights else ctx
+
 def cross_attention(q:torch.Tensor, # Queries (L, B, H, P, dh)
-                    k:torch.Tensor, # Keys (L, B, H, k, dh), layer-first or a transposed batch-first tensor
+                    k:torch.Tensor, # Keys (L, B, H, k, dh), layer-first or a transposed batch-first tensor; or int8 (L, B, H, k, dh + 2) from `quantize_kv`
                     v:torch.Tensor, # Values, like `k`
                     scale:float|None=None, # Attention scale (None: dh**-0.5)
                     return_weights:bool=False, # Also return the attention weights (L, B, H, P, k), float32
                    ):
     "Softmax attention of the prompts over the keys: (L, B, H, P, dh) in q's dtype, all layers in one 4-D call (or `(ctx, weights)`)"
+    if k.dtype == torch.int8: return _int8_attention(q, k, v, q.shape[-1] ** -0.5 if scale is None else scale, return_weights)
     L, B = k.shape[:2]
     dt, lm = q.dtype, not k.transpose(0, 1).is_contiguous()  # batch-first storage (a preloaded batch): fold as (B, L)
     q, k, v = _attention_dtype(q, k, v)
@@ -93,13 +123,14 @@ class FusionModule(nn.Module):
         return q.view(L, 1, P, self.num_heads, d // self.num_heads).transpose(2, 3).expand(L, B, -1, -1, -1)
 
     def forward(self,
-                k:torch.Tensor, # Selected keys (L, B, H, k, dh)
-                v:torch.Tensor, # Selected values (L, B, H, k, dh)
+                k:torch.Tensor, # Selected keys (L, B, H, k, dh); or int8 (L, B, H, k, dh + 2) from an int8 store (`quantize_kv`)
+                v:torch.Tensor, # Selected values, like `k`
                 return_attention:bool=False, # Also return the prompts' attention weights (L, B, H, P, k), float32
                ):
         "Fused prompts (L, B, P, d_s); with `return_attention`, `(fused, attention)` from one explicit-softmax pass"
         k, v = k.as_subclass(torch.Tensor), v.as_subclass(torch.Tensor)
         L, B, H, _, dh = k.shape
+        if k.dtype == torch.int8: dh -= 2  # each row carries its scale
         if L != self.n_layers or H != self.num_heads or v.shape != k.shape:
             raise ValueError(f"keys {tuple(k.shape)} / values {tuple(v.shape)} do not fit this fusion module: it needs "
                              f"(L={self.n_layers}, B, H={self.num_heads}, k, dh) for both")
