@@ -737,6 +737,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'fpt_kit.preload._compute': ('preload.html#_compute', 'fpt_kit/preload.py'),
                                  'fpt_kit.preload._global_rng_untouched': ('preload.html#_global_rng_untouched', 'fpt_kit/preload.py'),
                                  'fpt_kit.preload._records': ('preload.html#_records', 'fpt_kit/preload.py'),
+                                 'fpt_kit.preload._structure_digest': ('preload.html#_structure_digest', 'fpt_kit/preload.py'),
                                  'fpt_kit.preload.check_features': ('preload.html#check_features', 'fpt_kit/preload.py'),
                                  'fpt_kit.preload.check_store': ('preload.html#check_store', 'fpt_kit/preload.py'),
                                  'fpt_kit.preload.feature_fingerprint': ('preload.html#feature_fingerprint', 'fpt_kit/preload.py'),

@@ -4,12 +4,13 @@
 
 # %% ../nbs/06b_preload.ipynb #1180c16d
 from __future__ import annotations
-import os, random, time, warnings
+import hashlib, os, random, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from torch import nn
 from fastai.callback.core import Callback, GatherPredsCallback
 from fastai.data.core import Datasets, TfmdDL
 from fastai.data.transforms import ColReader, ToTensor
@@ -29,6 +30,11 @@ __all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store',
 # %% ../nbs/06b_preload.ipynb #fa5a00fd
 RESIZE_RULE = 'squash-bilinear-antialias' # How LPMResize prepares the LPM view (part of the fingerprint)
 
+def _structure_digest(model:nn.Module)->str:
+    "What the model computes besides its weights: the module tree as torch prints it (LayerNorm eps, activations, shapes) and the heads"
+    heads = [getattr(m, 'num_heads', None) for m in model.modules() if hasattr(m, 'num_heads')]
+    return hashlib.sha256(f"{model!r}|heads={heads}".encode()).hexdigest()[:16]
+
 def feature_fingerprint(backbone:FrozenBackbone, # The frozen LPM
                         data:FPTData, # Views and normalisation of the dataset
                         dtype:str='float16', # Storage dtype
@@ -38,7 +44,7 @@ def feature_fingerprint(backbone:FrozenBackbone, # The frozen LPM
         raise ValueError(f"the data's lpm_size={data.lpm_size} differs from the backbone's img_size={backbone.img_size}; build both from one FPTConfig")
     cfg = getattr(backbone.model, 'pretrained_cfg', {}) or {}
     return dict(format=FORMAT_VERSION, arch=cfg.get('architecture', type(backbone.model).__name__), tag=cfg.get('tag'),
-                weights=backbone.weights_digest(), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE,
+                weights=backbone.weights_digest(), structure=_structure_digest(backbone.model), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE,
                 **{k: data.to_dict()[k] for k in ('scale', 'mean', 'std')}, keys='sha256 of the image file',
                 pos_resample=getattr(backbone, 'pos_resample', None), layers=list(backbone.layers), token_ratio=backbone.token_ratio, token_rule=backbone.token_rule,
                 n_keep=backbone.n_keep, dtype=dtype)

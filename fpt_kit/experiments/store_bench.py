@@ -211,7 +211,8 @@ def int8_demo_auc(seeds:Sequence[int]=(0, 1, 2), # Seeds of FPT's training (the 
             learn.preload(root=root/'features', dtype=dt, progress=False)
             with seeded(seed), warnings.catch_warnings(), learn.no_bar():
                 warnings.simplefilter('ignore'); learn.fit_fpt(setup.epochs['fpt'])
-            rows.append(dict(seed=seed, dtype=dt, test_auc=learn.evaluate('test')['auc'], valid_auc=learn.evaluate('valid')['auc'], seconds=time.time() - t0))
+                test, valid = learn.evaluate('test'), learn.evaluate('valid')
+            rows.append(dict(seed=seed, dtype=dt, test_auc=test['auc'], valid_auc=valid['auc'], seconds=time.time() - t0))
     return pd.DataFrame(rows)
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #aa37a0a6
