@@ -214,13 +214,13 @@ def preload_stores(spec:dict, prep:Prepared, progress:bool=True):
 
 # %% ../../nbs/13e_experiments.study.ipynb #b80d9dca
 def _objective(trial:optuna.Trial, spec:dict, prep:Prepared, rows:dict):
+    trial.set_user_attr('worker', dict(host=HOST, pid=os.getpid()))  # first: a worker killed from here on leaves a trial that names its dead pid
     name = trial.suggest_categorical('trial', list(rows))
     rivals = [t for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
               if t.number != trial.number and _name(t, trial.study.sampler) == name]
     if any(t.state == TrialState.COMPLETE or t.number < trial.number for t in rivals):
         trial.set_user_attr('duplicate_of', min(t.number for t in rivals))
         raise optuna.TrialPruned(f"{name} is taken by trial {min(t.number for t in rivals)}")
-    trial.set_user_attr('worker', dict(host=HOST, pid=os.getpid()))
     with _heartbeat(trial, spec.get('heartbeat', 30)):
         try: res = run_trial(spec, rows[name], prep)
         except Exception as e:
