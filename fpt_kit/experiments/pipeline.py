@@ -40,7 +40,7 @@ def extraction_time(arch:str='vit_base_patch16_384', # timm ViT name (randomly i
                     model_kwargs:dict|None=None, # Passed to timm (e.g. a small test model)
                     clock:str='wall', # 'wall' (perf_counter) or 'cpu' (this process's CPU time: steadier on a shared machine; CPU only)
                    )->pd.DataFrame:
-    "Median seconds per batch of FPT's K/V extraction (and of its separate-softmax scoring) and of timm's `forward_features`, with ratios"
+    "Median seconds per batch of FPT's K/V extraction (and with its opt-in fused scoring) and of timm's `forward_features`, with ratios"
     check_range('steps', steps, 1, integer=True); check_range('warmup', warmup, 0, integer=True); check_range('bs', bs, 1, integer=True)
     dev = get_device(device)
     if check_choice('clock', clock, ('wall', 'cpu')) == 'cpu' and dev.type != 'cpu':
@@ -50,12 +50,12 @@ def extraction_time(arch:str='vit_base_patch16_384', # timm ViT name (randomly i
         bb = _backbone(arch, img_size, cfg, dev, model_kwargs)
         x = torch.randn(bs, 3, img_size, img_size, device=dev)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
-    def separate(): # the scoring of every block by a softmax of its own (`fused_scores=False`)
-        bb.fused_scores = False
+    def fused(): # the opt-in scoring from the blocks' own fused attention (`fused_scores=True`)
+        bb.fused_scores = True
         try: return bb(x)
         finally: del bb.fused_scores
     runs = {'timm forward_features': lambda: bb.model.forward_features(x), 'FPT extraction (K, V)': lambda: bb(x),
-            'FPT extraction, separate softmax': separate}
+            'FPT extraction, fused scores (opt-in)': fused}
     times = {k: [] for k in runs}
     with attention_mode(bb.model, attention), torch.inference_mode():
         for i in range(warmup + steps):

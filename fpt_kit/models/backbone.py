@@ -233,7 +233,7 @@ def create_lpm(arch:str|None=None, # timm model name (e.g. 'vit_base_patch16_384
 # %% ../../nbs/02_models.backbone.ipynb #53188cbf
 class FrozenBackbone(nn.Module):
     "A frozen timm ViT returning the keys and values of its most attended tokens: (L, B, H, k, dh) each"
-    fused_scores = True # 'global' scores from the log-sum-exp of the blocks' own fused attention where it runs (False: a softmax of their own)
+    fused_scores = False # True (opt-in): 'global' scores from the log-sum-exp of the blocks' own fused attention where it runs; False: a softmax of their own, the reference's arithmetic
     def __init__(self,
                  model_or_arch:nn.Module|str|None, # A timm VisionTransformer, its timm name or a catalogue name (None: the one `weights` names)
                  layers:int|float|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n), a fraction f (the last round(f * depth)) or indices
