@@ -20,7 +20,7 @@ from .core import cache_dir, check_range, check_choice, get_device, progress as 
 from .data.items import check_items, file_hash, hash_items
 from .data.core import FPTData, FPTDataLoaders, PILImageLPM, LPMResize, view_dls
 from .models.backbone import FrozenBackbone
-from .store import FeatureStore, StoreError, FORMAT_VERSION, _diff
+from .store import FeatureStore, StoreError, FEATURES_VERSION, _diff
 
 # %% auto #0
 __all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'PreloadReport', 'preload',
@@ -43,7 +43,7 @@ def feature_fingerprint(backbone:FrozenBackbone, # The frozen LPM
     if data.lpm_size != backbone.img_size:
         raise ValueError(f"the data's lpm_size={data.lpm_size} differs from the backbone's img_size={backbone.img_size}; build both from one FPTConfig")
     cfg = getattr(backbone.model, 'pretrained_cfg', {}) or {}
-    return dict(format=FORMAT_VERSION, arch=cfg.get('architecture', type(backbone.model).__name__), tag=cfg.get('tag'),
+    return dict(format=FEATURES_VERSION, arch=cfg.get('architecture', type(backbone.model).__name__), tag=cfg.get('tag'),
                 weights=backbone.weights_digest(), structure=_structure_digest(backbone.model), lpm_size=backbone.img_size, load_size=data.max_load, resize=RESIZE_RULE,
                 **{k: data.to_dict()[k] for k in ('scale', 'mean', 'std')}, keys='sha256 of the image file',
                 pos_resample=getattr(backbone, 'pos_resample', None), layers=list(backbone.layers), token_ratio=backbone.token_ratio, token_rule=backbone.token_rule,
@@ -161,7 +161,7 @@ class _RecordReader:
         return self._last[1]
 
 class ResidentRecords:
-    "The records of `keys`, read once from `store` (each checked against its CRC) into one tensor in memory; looked up like the store (others from it)"
+    "The records of `keys`, read once from `store` (each checked against its checksum) into one tensor in memory; looked up like the store (others from it)"
     def __init__(self, store:FeatureStore, keys):
         keys = list(dict.fromkeys(keys))
         self.store, self.path, self._pos = store, store.path, {k: i for i, k in enumerate(keys)}

@@ -7,23 +7,26 @@ from __future__ import annotations
 import errno, hashlib, json, math, os, time, zlib
 from pathlib import Path
 from typing import Iterable, Sequence
-import numpy as np, torch
+import numpy as np, torch, xxhash
 from fastcore.basics import patch
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from filelock import FileLock, Timeout
 from .core import check_choice
 from .models.fusion import quantize_kv, unpack_kv
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'record_shape', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
+__all__ = ['FORMAT_VERSION', 'FEATURES_VERSION', 'record_shape', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
 
 # %% ../nbs/06a_store.ipynb #a9e7ae89
-FORMAT_VERSION = 3 # 2: the CRC covers the key as well as the record; 3: preloaded records are keyed by their image's content hash
+FORMAT_VERSION = 5 # Format of the stores this kit writes. 2: the checksum covers the key as well as the record; 3: preloaded records are keyed by their image's content hash; 5: XXH3-64 checksums (3: CRC-32, still read and appended to)
+FEATURES_VERSION = 3 # What a preloaded record means (keyed by its image's content hash): in the fingerprint, so a format-3 store still serves the same features
 _DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32),
            'int8': (np.int8, torch.int8)}
-_INT8_FORMAT = 4 # int8 stores: records (2, L, H, k, dh + 2), each row's scale in its last two bytes (kits that read format 3 refuse them)
+_INT8_FORMAT = 6 # int8 stores: records (2, L, H, k, dh + 2), each row's scale in its last two bytes, XXH3-64 checksums (4: CRC-32; kits that read only format 3 refuse both)
+_READS = {False: (FORMAT_VERSION, 3), True: (_INT8_FORMAT, 4)} # formats read, by int8-ness: the newest (written by new stores) first
 
-def _store_format(dtype:str)->int: return _INT8_FORMAT if dtype == 'int8' else FORMAT_VERSION
+def _store_format(dtype:str)->int: return _READS[dtype == 'int8'][0]
 
 def record_shape(item_shape:Sequence[int], dtype:str)->tuple:
     "Shape of one stored record, K and V together: (2, L, H, k, dh), or (2, L, H, k, dh + 2) for int8 (`quantize_kv`)"
@@ -35,9 +38,19 @@ def fingerprint_hash(fingerprint:dict # JSON-serialisable description of how fea
     "Short, stable hash of a fingerprint dict (canonical JSON, SHA-256, 16 hex digits)"
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True, separators=(',', ':')).encode()).hexdigest()[:16]
 
-def _crc(key:str, rec)->int:
-    "CRC-32 of an item's key and record bytes: a record read under another key fails it"
-    return zlib.crc32(rec, zlib.crc32(key.encode()))
+def _crc(key:str, *parts)->int:
+    "CRC-32 of an item's key and its record's bytes, given as one buffer or the pieces it is made of in order (stores of formats 3 and 4)"
+    c = zlib.crc32(key.encode())
+    for p in parts: c = zlib.crc32(p, c)
+    return c
+
+def _xxh(key:str, *parts)->int:
+    "XXH3-64 of an item's key and its record's bytes (one buffer, or its pieces in order; formats 5 and 6): a record read under another key fails it; several times faster than CRC-32"
+    h = xxhash.xxh3_64(key.encode())
+    for p in parts: h.update(p)
+    return h.intdigest()
+
+def _checksum(fmt:int): return _crc if fmt in (3, 4) else _xxh
 
 def _diff(a:dict, b:dict)->str:
     return '; '.join(f"{k}: store has {a.get(k)!r}, wanted {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
@@ -71,14 +84,14 @@ def _manifest_ok(m:dict)->bool:
     except (KeyError, TypeError, ValueError): return False
 
 class FeatureStore:
-    "Preloaded LPM keys and values: a manifest, append-only shards per rank, journals, per-record CRC-32"
+    "Preloaded LPM keys and values: a manifest, append-only shards per rank, journals, a checksum per record (XXH3-64; CRC-32 in format 3 and 4 stores)"
     def __init__(self,
                  path:str|Path, # Store folder (see `FeatureStore.at` for the fingerprint-addressed location)
                  fingerprint:dict|None=None, # How the features were made; required to create, checked when opening
                  item_shape:Sequence[int]|None=None, # (L, H, k, dh) of one item's K (and V); required to create
                  dtype:str='float16', # Storage dtype: 'float16', 'bfloat16', 'float32' or 'int8' (a float16 scale per token and head)
                  shard_mb:float=1024, # Target shard size in MiB
-                 verify:bool=False, # Also check every record's CRC on open (reads the whole store once; `verify` does it later)
+                 verify:bool=False, # Also check every record's checksum on open (reads the whole store once; `verify` does it later)
                 ):
         self.path = Path(path)
         mpath = self.path/'manifest.json'
@@ -86,8 +99,8 @@ class FeatureStore:
             try: self.manifest = json.loads(mpath.read_text())
             except ValueError as e: raise StoreError(f"{mpath} is not valid JSON ({e}); the store is damaged: delete {self.path} and preload again") from e
             m = self.manifest if isinstance(self.manifest, dict) else {}
-            fmt, want = m.get('format'), _store_format(m.get('dtype'))
-            if fmt != want: raise StoreError(f"{mpath} has store format {fmt!r}, this kit reads {want}{' for int8 stores' if want == _INT8_FORMAT else ''}; "
+            fmt, reads = m.get('format'), _READS[m.get('dtype') == 'int8']
+            if fmt not in reads: raise StoreError(f"{mpath} has store format {fmt!r}, this kit reads {' or '.join(map(str, reads))}{' for int8 stores' if reads[0] == _INT8_FORMAT else ''}; "
                                              "preload again into a new folder")
             if not _manifest_ok(m): raise StoreError(f"{mpath} contradicts itself (its fields do not agree: it is damaged or was edited); delete {self.path} and preload again")
             if fingerprint is not None and m['fingerprint'] != fingerprint:
@@ -109,6 +122,7 @@ class FeatureStore:
                 if e.errno not in _FULL: raise
                 raise StoreError(f"cannot create the feature store at {self.path}: {os.strerror(e.errno)} ({_FULL[e.errno]}); "
                                  "free space or choose another folder") from e
+        self._check = _checksum(self.manifest['format'])  # a store keeps the checksum it was made with, appends included
         self._np_dtype, self.torch_dtype = _DTYPES[self.manifest['dtype']]
         self.record_shape, self._fds = record_shape(self.manifest['item_shape'], self.manifest['dtype']), {}
         self.reload(verify)
@@ -173,7 +187,7 @@ def _damaged(f:Path, i:int, key:str, root:Path)->str:
 
 @patch
 def verify(self:FeatureStore, chunk_mb:float=64)->FeatureStore:
-    "Check every record against its CRC, reading each shard once in order; `StoreError` names the damaged records and the fix"
+    "Check every record against its checksum, reading each shard once in order; `StoreError` names the damaged records and the fix"
     by_shard, bad = {}, []
     for key, (r, s, i, c) in self._index.items(): by_shard.setdefault((r, s), []).append((i, c, key))
     per = max(1, int(chunk_mb * 2**20 // self.record_bytes))
@@ -183,7 +197,7 @@ def verify(self:FeatureStore, chunk_mb:float=64)->FeatureStore:
             part = recs[a:a + per]
             lo = part[0][0]
             buf = self._read(r, s, lo, part[-1][0] + 1 - lo)  # (n, record_bytes)
-            bad += [(self._shard_file(r, s), i, key) for i, c, key in part if _crc(key, buf[i - lo]) != c]
+            bad += [(self._shard_file(r, s), i, key) for i, c, key in part if self._check(key, buf[i - lo]) != c]
     if bad: raise StoreError(_damaged(*bad[0], self.path) + (f" ({len(bad)} damaged records in all)" if len(bad) > 1 else ''))
     return self
 
@@ -205,16 +219,16 @@ def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1, out:np.ndarray
 
 @patch
 def read_into(self:FeatureStore, key:str, out:np.ndarray|None=None)->np.ndarray:
-    "The bytes of `key`'s record, (record_bytes,) uint8, read into `out` (or fresh memory) and checked against its CRC"
+    "The bytes of `key`'s record, (record_bytes,) uint8, read into `out` (or fresh memory) and checked against its checksum"
     try: r, s, i, c = self._index[key]
     except KeyError: raise StoreError(f"item {key!r} is not in the feature store at {self.path}; preload it first (fpt-kit preload, or learn.preload())") from None
     raw = self._read(r, s, i, out=out)[0]
-    if _crc(key, raw) != c: raise StoreError(_damaged(self._shard_file(r, s), i, key, self.path))
+    if self._check(key, raw) != c: raise StoreError(_damaged(self._shard_file(r, s), i, key, self.path))
     return raw
 
 @patch
 def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
-    "K and V of one item, each (L, H, k, dh) in the store dtype (int8: (L, H, k, dh + 2) with the scales); the record's CRC is checked on every read"
+    "K and V of one item, each (L, H, k, dh) in the store dtype (int8: (L, H, k, dh + 2) with the scales); the record's checksum is checked on every read"
     rec = torch.from_numpy(self.read_into(key).view(self._np_dtype)).view(self.torch_dtype).view(self.record_shape)
     return rec[0], rec[1]
 
@@ -258,6 +272,21 @@ def _write_at(fd:int, data, offset:int):
         if n == 0: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view, offset = view[n:], offset + n
 
+def _writev_at(fd:int, parts:list, offset:int):
+    "Write the buffers `parts` one after another at `offset` of `fd`, gathered by the kernel (`os.pwritev`; one write each where there is none)"
+    views = [memoryview(p).cast('B') for p in parts]
+    if not hasattr(os, 'pwritev'):
+        for v in views: _write_at(fd, v, offset); offset += len(v)
+        return
+    while views:
+        n = os.pwritev(fd, views[:_IOV_MAX], offset)
+        if n == 0: raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        offset += n
+        while views and n >= len(views[0]): n -= len(views[0]); views.pop(0)
+        if n: views[0] = views[0][n:]
+
+_IOV_MAX = os.sysconf('SC_IOV_MAX') if hasattr(os, 'sysconf') and 'SC_IOV_MAX' in os.sysconf_names else 1024
+
 def _holder(note:Path, wait:float=1.0)->str:
     "Who writes a rank, from the note its lock holder leaves beside the lock (written just after it takes the lock: waited for briefly)"
     t0 = time.monotonic()
@@ -269,26 +298,31 @@ def _holder(note:Path, wait:float=1.0)->str:
         if time.monotonic() - t0 > wait: return 'another process'
         time.sleep(0.02)
 
-def _not_finite(recs:torch.Tensor)->list[int]:
-    "Indices of the records (n, ...) holding NaN or Inf (int8: in a scale): sums find the candidates (NaN and Inf survive a sum), an exact check confirms them"
-    if recs.dtype == torch.int8: return (~torch.isfinite(unpack_kv(recs)[1].flatten(1)).all(1)).nonzero().flatten().tolist()
-    flat = recs.view(len(recs), -1)
-    part = math.gcd(flat.shape[1], 2048) if recs.dtype == torch.float16 else flat.shape[1]  # float16 sums of 2048 values overflow only past a mean of 32
-    sums = flat.view(len(recs), -1, part).sum(-1)  # (n, parts): several times faster than isfinite over every value
-    return [i for i in (~torch.isfinite(sums).all(1)).nonzero().flatten().tolist() if not torch.isfinite(flat[i]).all()]
+def _not_finite(x:torch.Tensor)->list[int]:
+    "Positions j of the items x[:, j] (x: (L, m, ...)) holding NaN or Inf (int8: in a scale): sums find the candidates (NaN and Inf survive a sum), an exact check confirms them"
+    if x.dtype == torch.int8: return (~torch.isfinite(unpack_kv(x)[1].transpose(0, 1).flatten(1)).all(1)).nonzero().flatten().tolist()
+    flat = x.flatten(2)  # a view: each item's rows are contiguous
+    part = math.gcd(flat.shape[2], 2048) if x.dtype == torch.float16 else flat.shape[2]  # float16 sums of 2048 values overflow only past a mean of 32
+    sums = flat.view(*flat.shape[:2], -1, part).sum(-1)  # (L, m, parts): several times faster than isfinite over every value
+    return [j for j in (~torch.isfinite(sums).all(2).all(0)).nonzero().flatten().tolist() if not torch.isfinite(flat[:, j]).all()]
 
-_PARALLEL_BYTES = 16 * 2**20 # Batches larger than this are checksummed and written by a few threads at once (zlib and pwrite release the GIL)
+_CHUNK_BYTES = 4 * 2**20 # A batch is checked, checksummed and handed to the write thread in pieces of about this size (while they are in the cache)
 
-def _put(fd:int, keys:list[str], raw:np.ndarray, offset:int)->list[int]:
-    "Checksum records `raw` (n, record_bytes) and write them at `offset` of `fd` in one call; their CRCs"
-    crcs = [_crc(key, rec) for key, rec in zip(keys, raw)]
-    _write_at(fd, raw, offset)
-    return crcs
+class _NotFinite(Exception): "Records (batch positions in args[0]) holding NaN or Inf"
+
+@contextmanager
+def _one_thread():
+    "Run a block with torch on one thread (and give the count back after)"
+    n = torch.get_num_threads()
+    if n > 1: torch.set_num_threads(1)
+    try: yield
+    finally:
+        if n > 1: torch.set_num_threads(n)
 
 class StoreWriter:
     "Appends records for one rank of a `FeatureStore`, a batch at a time; use through `store.writer(rank)`"
     def __init__(self, store:FeatureStore, rank:int=0):
-        self.store, self.rank, self._buf, self._pool = store, rank, None, None
+        self.store, self.rank, self._buf, self._pool = store, rank, None, None  # _pool: the thread that writes while the next piece is prepared
         # filelock: flock on Linux and macOS, LockFileEx on Windows (both die with the process), a pid marker where neither works
         self._lock, note = FileLock(store.path/f".lock-r{rank:03d}", timeout=0, thread_local=False), store.path/f".writer-r{rank:03d}"
         try: self._lock.acquire()
@@ -332,66 +366,89 @@ class StoreWriter:
             if not isinstance(key, str) or not key: raise StoreError(f"item keys must be non-empty strings, got {key!r}")
             if key not in st and key not in seen: todo.append(j); seen.add(key)
         if not todo: return 0
-        recs = self._stage(k, v, todo)  # (n, 2, L, H, k, dh) in the store dtype
-        bad = _not_finite(recs)  # checked as stored: a float32 value beyond float16's range is refused too
-        if bad: raise StoreError(f"features for {[names[todo[i]] or keys[todo[i]] for i in bad][:3]} contain NaN or Inf (as {st.manifest['dtype']}); "
-                                 "check those images and the LPM (refusing to store them)")
-        self._append([keys[j] for j in todo], _as_bytes(recs), [names[j] for j in todo])  # (n, record_bytes), a view of the same memory
+        self._append([keys[j] for j in todo], k, v, todo, [names[j] for j in todo])
         return len(todo)
 
-    def _stage(self, k:torch.Tensor, v:torch.Tensor, todo:list[int])->torch.Tensor:
-        "Batch elements `todo` of K and V as records (n, 2, L, H, k, dh) in the store dtype, in one CPU buffer reused from batch to batch"
+    def _source(self, k:torch.Tensor, v:torch.Tensor, todo:list[int])->tuple[tuple[torch.Tensor, torch.Tensor], bool]:
+        """Batch elements `todo` of K and V as CPU tensors (L, n, H, k, dh) in the store dtype, laid out as they came (item j's record is K[:, j]
+        then V[:, j]: the write gathers it): the inputs themselves when they are that already, else one conversion (or transfer) into a buffer
+        reused from batch to batch; and whether they were checked for NaN and Inf already (on a GPU, before the transfer)"""
         st, n = self.store, len(todo)
         if todo != list(range(k.shape[1])):
             idx = torch.tensor(todo, device=k.device); k, v = k.index_select(1, idx), v.index_select(1, idx)
-        if self._buf is None or len(self._buf) < n:
-            self._buf = torch.empty((n, *st.record_shape), dtype=st.torch_dtype, pin_memory=k.is_cuda)
-        out = self._buf[:n]
         if st.torch_dtype == torch.int8: k, v = quantize_kv(k), quantize_kv(v)  # where they are (on a GPU: a quarter of the float32 transfer)
-        if k.device.type == 'cpu': out[:, 0].copy_(k.transpose(0, 1)); out[:, 1].copy_(v.transpose(0, 1))
-        else: out.copy_(torch.stack([k.to(st.torch_dtype), v.to(st.torch_dtype)], 1).transpose(0, 2))  # laid out on the device, one transfer
-        return out
+        if all(t.device.type == 'cpu' and t.dtype == st.torch_dtype and t.is_contiguous() for t in (k, v)): return (k, v), False  # no copy
+        if k.is_cuda:
+            k, v = k.to(st.torch_dtype), v.to(st.torch_dtype)
+            bad = sorted(set(_not_finite(k) + _not_finite(v)))  # as stored, where a check of the whole batch costs next to nothing
+            if bad: raise _NotFinite(bad)
+        if self._buf is None or self._buf.shape[2] < n or self._buf.shape[3:] != k.shape[2:]:
+            self._buf = torch.empty((2, k.shape[0], n, *k.shape[2:]), dtype=st.torch_dtype, pin_memory=k.is_cuda)
+        out = self._buf[:, :, :n]
+        out[0].copy_(k); out[1].copy_(v)  # a conversion in the same layout (on a GPU: the transfer), no transpose
+        return (out[0], out[1]), k.is_cuda
 
-    def _write_shard(self, fd:int, keys:list[str], raw:np.ndarray, offset:int)->list[int]:
-        "Checksum and write consecutive records at `offset` of shard `fd`: in one call, or split among threads for a big batch"
-        nt = min(4, os.cpu_count() or 1, len(raw)) if raw.nbytes > _PARALLEL_BYTES else 1
-        if nt == 1: return _put(fd, keys, raw, offset)
-        if self._pool is None: self._pool = ThreadPoolExecutor(nt, thread_name_prefix='fpt-store')
-        cuts = np.linspace(0, len(raw), nt + 1).astype(int)
-        jobs = [self._pool.submit(_put, fd, keys[a:b], raw[a:b], offset + a * raw.shape[1]) for a, b in zip(cuts[:-1], cuts[1:])]
-        wait(jobs)  # every thread is done with `fd` before an error goes up and the file is closed
-        return [c for j in jobs for c in j.result()]
-
-    def _append(self, keys:list[str], raw:np.ndarray, names:list):
-        "Write records `raw` (n, record_bytes) after the rank's last one and sync each shard touched; then journal them in one write and sync"
-        st, rb, cap = self.store, self.store.record_bytes, self.store.manifest['shard_records']
+    def _append(self, keys:list[str], k:torch.Tensor, v:torch.Tensor, todo:list[int], names:list):
+        """Check and checksum the records of batch elements `todo` (K[:, j] then V[:, j]) a piece at a time while a thread writes the pieces before them after
+        the rank's last record, each record gathered from its 2L blocks; sync each shard touched, then journal the batch in one write and sync:
+        a kill loses at most this batch"""
+        st, rb, cap, n = self.store, self.store.record_bytes, self.store.manifest['shard_records'], len(keys)
         shard, count, slots, segs = self.shard, self.count, [], []  # segs: [shard, first slot, first record, end record]
-        for j in range(len(raw)):
+        for j in range(n):
             if count >= cap: shard, count = shard + 1, 0
             if not segs or segs[-1][0] != shard: segs.append([shard, count, j, j])
             segs[-1][3] = j + 1; slots.append((shard, count)); count += 1
-        done, crcs = [], []
+        done, sums, fds, writes, target = [], [], [], [], st._shard_file(self.rank, shard)
         try:
-            for s, i0, a, b in segs:
-                target = st._shard_file(self.rank, s)
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
-                done.append((target, i0 * rb))
-                try: crcs += self._write_shard(fd, keys[a:b], raw[a:b], i0 * rb); os.fsync(fd)
-                finally: os.close(fd)
+            kv, checked = self._source(k, v, todo)
+            with _one_thread():  # the checks of a piece keep to one core: torch's thread pool would take the write thread's
+                try:
+                    for s, i0, a, b in segs:
+                        target = st._shard_file(self.rank, s)
+                        fds.append(os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)); done.append((target, i0 * rb))
+                        sums += self._pieces(fds[-1], keys, kv, checked, a, b, (i0 - a) * rb, writes)
+                finally: wait(writes)  # the thread is done with every piece (and `fd`) before anything goes up or is reused
+            for w in writes: w.result()  # a write's OSError
+            for fd, (s, i0, _, _) in zip(fds, segs):
+                os.fsync(fd)
                 if i0 == 0: _fsync_dir(st.path)  # a new shard's name is durable before a journal line points to it
             target = st._journal_file(self.rank)
-            lines = b''.join(json.dumps(dict(k=key, s=s, i=i, c=c, **({} if n is None else dict(n=n)))).encode() + b'\n'
-                             for key, (s, i), c, n in zip(keys, slots, crcs, names))
+            lines = b''.join(json.dumps(dict(k=key, s=s, i=i, c=c, **({} if nm is None else dict(n=nm)))).encode() + b'\n'
+                             for key, (s, i), c, nm in zip(keys, slots, sums, names))
             _write_at(self._journal, lines, self._jend); os.fsync(self._journal)
+        except _NotFinite as e:
+            self._undo(done)
+            raise StoreError(f"features for {[names[i] or keys[i] for i in e.args[0]][:3]} contain NaN or Inf (as {st.manifest['dtype']}); "
+                             "check those images and the LPM (refusing to store them)") from None
         except OSError as e:
             if e.errno not in _FULL: raise
             self._undo(done)
             raise StoreError(f"cannot write {target}: {os.strerror(e.errno)} ({_FULL[e.errno]}); the {len(st)} items already stored are kept "
                              "and consistent: free space or raise the limit (or choose another folder), then run preload again to resume") from e
-        for key, (s, i), c, n in zip(keys, slots, crcs, names):
+        finally:
+            for fd in fds: os.close(fd)
+        for key, (s, i), c, nm in zip(keys, slots, sums, names):
             st._index[key] = (self.rank, s, i, c)
-            if n is not None: st._names[n] = key
+            if nm is not None: st._names[nm] = key
         self.shard, self.count, self._jend = shard, count, self._jend + len(lines)
+
+    def _pieces(self, fd:int, keys:list[str], kv:tuple, checked:bool, a:int, b:int, base:int, writes:list)->list[int]:
+        "Check and checksum records a..b of `kv` a piece at a time, each handed to the write thread (record j at `base + j * record_bytes` of `fd`) while the next is checked; their checksums"
+        st, rb, n, sums = self.store, self.store.record_bytes, kv[0].shape[1], []
+        per = max(1, min(_CHUNK_BYTES // rb, _IOV_MAX // (2 * len(kv[0]))))
+        for c in range(a, b, per):
+            if len(writes) >= 2: writes[-2].result()  # at most a piece ahead of the thread: it writes from the cache, not from memory
+            part = [t[:, c:min(b, c + per)] for t in kv]
+            bad = [] if checked else sorted(set(_not_finite(part[0]) + _not_finite(part[1])))  # as stored: a float32 value beyond float16's range is refused too
+            if bad: raise _NotFinite([c + i for i in bad])
+            blocks = [[row for t in part for row in t[:, j].view(torch.uint8).numpy()] for j in range(part[0].shape[1])]  # 2L blocks per record
+            sums += [st._check(key, *r) for key, r in zip(keys[c:c + len(blocks)], blocks)]
+            flat, off = [row for r in blocks for row in r], base + c * rb
+            if n <= per: _writev_at(fd, flat, off)  # the batch is one piece: no thread
+            else:
+                if self._pool is None: self._pool = ThreadPoolExecutor(1, thread_name_prefix='fpt-store')
+                writes.append(self._pool.submit(_writev_at, fd, flat, off))
+        return sums
 
     def _undo(self, done:list[tuple[Path, int]]):
         "Cut the shards and the journal back to the last complete batch after a failed write"

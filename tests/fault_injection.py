@@ -7,7 +7,7 @@ On a small synthetic dataset and a tiny randomly initialised LPM (nothing is dow
 
 - kill trials: preloading in a forked process is killed with SIGKILL at random points (during start-up, or a random
   fraction of an item after a random number of items is stored), several times, then resumed to completion; after
-  every kill the store must open (every CRC verified) and hold only correct items, and the final store must equal an
+  every kill the store must open (every checksum verified) and hold only correct items, and the final store must equal an
   uninterrupted reference run item by item (keys, K bytes, V bytes);
 - batch kill trials: a writer appending synthetic records (a function of their key) in batches of random size, big
   batches split among threads in half of them, is killed at random points; every batch whose `write` had returned
@@ -132,7 +132,7 @@ class Setup:
         shutil.rmtree(self.work/'probe')
 
 def snapshot(path:Path, fp:dict|None=None, verify:bool=True)->dict:
-    "Every item of the store at `path` as (K bytes, V bytes); opening verifies the manifest, fingerprint and every CRC"
+    "Every item of the store at `path` as (K bytes, V bytes); opening verifies the manifest, fingerprint and every checksum"
     st = FeatureStore(path, fp, verify=verify)
     return {k: tuple(t.numpy().tobytes() for t in st[k]) for k in st.keys()}
 
@@ -220,7 +220,7 @@ def batch_kill_trial(ctx:Setup, trial:int, rng:random.Random, S:dict, n:int=40):
     FeatureStore(spath, dict(trial=trial), shape, shard_mb=rng.choice([1024, 3 * 2048 / 2**20]))  # records of 2048 bytes: one shard, or three records a shard
     expect = {k: tuple(t[:, 0].half().numpy().tobytes() for t in _record(k, shape)) for k in keys}
     def write():
-        if threads: fs._PARALLEL_BYTES = -1
+        if threads: fs._CHUNK_BYTES = 1  # a piece per record: written by the thread while the next is checked
         st = FeatureStore(spath)
         with st.writer() as w, open(ack, 'a') as f:
             todo = [k for k in keys if k not in st]
@@ -276,7 +276,7 @@ def corruption_trial(ctx:Setup, trial:int, rng:random.Random, S:dict):
         elif kind == 'journal_bitflip': _flip(d/'journal-r000.jsonl', rng)
         else: _flip(d/'manifest.json', rng)
         S[f'{kind}_injected'] += 1
-        try:  # opened the way preload and check_store open it: the fingerprint is checked, every CRC verified
+        try:  # opened the way preload and check_store open it: the fingerprint is checked, every checksum verified
             got = snapshot(d, ctx.fp)
             FeatureStore(d, ctx.fp).check_complete(ctx.ref)
             lost, wrong, extra = compare(ctx, got)
@@ -321,7 +321,7 @@ def _full_disk(ctx:Setup, name:str, root:Path, fn, expect:str, keep:int|None, S:
     res = dict(exit_code=code, message=c.msg)
     clear = code == 3 and expect in c.msg and 'run preload again' in c.msg
     try:
-        got = snapshot(spath, ctx.fp)  # reopens consistent: every CRC verified
+        got = snapshot(spath, ctx.fp)  # reopens consistent: every checksum verified
         lost, wrong, extra = compare(ctx, got)
         res['kept_items'] = len(got)
         consistent = not (wrong or extra) and (keep is None or len(got) == keep) and not torn_state(spath)

@@ -356,13 +356,13 @@ def test_store_of_other_backbone_refused_for_a_model(made, dls2):
 
 def test_store_of_older_format_refused(made, tmp_path):
     old = Path(shutil.copytree(made['store'].path, tmp_path/'old'))
-    m = json.loads((old/'manifest.json').read_text()); m['format'] = FORMAT_VERSION - 1
+    m = json.loads((old/'manifest.json').read_text()); m['format'] = 2  # format 2 records were keyed by path: never read
     (old/'manifest.json').write_text(json.dumps(m))
     e = error_of(lambda: FeatureStore(old))
-    assert f"has store format {FORMAT_VERSION - 1}, this kit reads {FORMAT_VERSION}; preload again into a new folder" in str(e)
+    assert f"has store format 2, this kit reads {FORMAT_VERSION} or 3; preload again into a new folder" in str(e)
 
 def test_store_laid_out_as_format_3_reads_the_same(tmp_path):
-    "A float16 store as every kit since format 3 lays it out (manifest, one journal line per record, raw shards), built by hand, reads back exactly"
+    "A float16 store as kits of format 3 laid it out (manifest, one journal line per record with its CRC-32, raw shards), built by hand, reads back exactly and takes appends with CRC-32"
     from fpt_kit.store import fingerprint_hash
     shape, fp, rng = (2, 3, 4, 5), dict(arch='hand-made'), np.random.default_rng(0)
     recs = {f"key{i}": rng.standard_normal((2, *shape)).astype(np.float16) for i in range(5)}
@@ -382,9 +382,13 @@ def test_store_laid_out_as_format_3_reads_the_same(tmp_path):
         assert k.dtype == torch.float16 and np.array_equal(k.numpy(), r[0]) and np.array_equal(v.numpy(), r[1])
     with st.writer() as w: assert w.write(['key5'], torch.ones(2, 1, 3, 4, 5), torch.zeros(2, 1, 3, 4, 5)) == 1  # appends in the same layout
     assert (root/'r000-00001.bin').stat().st_size == 3 * rb and (root/'journal-r000.jsonl').read_text().count('\n') == 6
+    last = json.loads((root/'journal-r000.jsonl').read_text().splitlines()[-1])
+    raw = (root/'r000-00001.bin').read_bytes()[2 * rb:]
+    assert last['c'] == zlib.crc32(raw, zlib.crc32(b'key5'))  # the store's own checksum, not the new stores' XXH3
+    assert FeatureStore(root, fp).verify().manifest['format'] == 3 and torch.equal(FeatureStore(root)['key5'][0], torch.ones(2, 3, 4, 5).half())
     m = json.loads((root/'manifest.json').read_text()); m.update(dtype='int8')
     (root/'manifest.json').write_text(json.dumps(m))  # an int8 manifest in format 3 is never read as float16 bytes
-    assert 'has store format 3, this kit reads 4 for int8 stores' in str(error_of(lambda: FeatureStore(root)))
+    assert 'has store format 3, this kit reads 6 or 4 for int8 stores' in str(error_of(lambda: FeatureStore(root)))
 
 def test_learner_refuses_store_of_another_backbone(made, dls2):
     pdls = preloaded_dls(dls2, made['store'])

@@ -27,26 +27,20 @@ def _kv(shape:Sequence[int], bs:int, seed:int=0)->tuple[torch.Tensor, torch.Tens
     g = torch.Generator().manual_seed(seed)
     return tuple(torch.randn(shape[0], bs, *shape[1:], generator=g).half() for _ in range(2))
 
-def _raw_write(path:Path, nbytes:int, batches:int)->float:
-    "Seconds to write `batches` batches of `nbytes` with one pwrite and one fsync each: the same bytes and durability as the store"
-    buf = np.full(nbytes, 7, np.uint8)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        t = time.perf_counter()
-        for b in range(batches):
-            view, off = memoryview(buf), b * nbytes
-            while len(view): n = os.pwrite(fd, view, off); view, off = view[n:], off + n
-            os.fsync(fd)
-        return time.perf_counter() - t
-    finally: os.close(fd); path.unlink()
+def _raw_batch(fd:int, buf:np.ndarray, offset:int)->float:
+    "Seconds to write `buf` at `offset` of `fd` with one pwrite and one fsync: the same bytes and durability as a store batch"
+    t, view = time.perf_counter(), memoryview(buf)
+    while len(view): n = os.pwrite(fd, view, offset); view, offset = view[n:], offset + n
+    os.fsync(fd)
+    return time.perf_counter() - t
 
 def write_bandwidth(root:str|Path, # A folder on the file system to measure (a disk, or /dev/shm for tmpfs)
                     item_shape:Sequence[int]=FPT_PLUS_512, # (L, H, k, dh) of one record
                     n_items:int=64, # Items written per run
                     bs:int=16, # Items per `write` (a preload batch)
-                    repeats:int=3, # Runs; store and raw alternate
+                    repeats:int=3, # Runs; store and raw take turns batch by batch
                    )->pd.DataFrame:
-    "GB/s of `StoreWriter.write` (layout, finite check, CRC, write, sync, journal) against a raw write of the same bytes with the same syncs, per run"
+    "GB/s of `StoreWriter.write` (finite check, checksum, gathered write, sync, journal) against a raw write of the same bytes with the same syncs, per run"
     check_range('bs', bs, 1, n_items, integer=True)
     kv, rows = _kv(item_shape, bs), []
     for rep in range(repeats):
@@ -54,12 +48,14 @@ def write_bandwidth(root:str|Path, # A folder on the file system to measure (a d
         try:
             st = FeatureStore(d/'store', dict(bench=rep), item_shape)
             nbytes, batches = bs * st.record_bytes, n_items // bs
-            t_raw = _raw_write(d/'raw.bin', nbytes, batches) if rep % 2 else None
-            with st.writer() as w:
-                t = time.perf_counter()
-                for b in range(batches): w.write([f"{rep}-{b}-{i}" for i in range(bs)], *kv)
-                t_store = time.perf_counter() - t
-            if t_raw is None: t_raw = _raw_write(d/'raw.bin', nbytes, batches)
+            buf, fd, t_store, t_raw = np.full(nbytes, 7, np.uint8), os.open(d/'raw.bin', os.O_WRONLY | os.O_CREAT, 0o644), 0.0, 0.0
+            try:
+                with st.writer() as w:
+                    for b in range(batches):  # batch by batch, in turn (which goes first alternates): both meet the disk as it is at that moment
+                        if (b + rep) % 2: t_raw += _raw_batch(fd, buf, b * nbytes)
+                        t = time.perf_counter(); w.write([f"{rep}-{b}-{i}" for i in range(bs)], *kv); t_store += time.perf_counter() - t
+                        if (b + rep) % 2 == 0: t_raw += _raw_batch(fd, buf, b * nbytes)
+            finally: os.close(fd)
             st.close()
         finally: shutil.rmtree(d)
         gb = batches * nbytes / 1e9
@@ -93,7 +89,7 @@ def _raw_read(files:Sequence[Path], chunk:int=8 * 2**20)->float:
     return time.perf_counter() - t
 
 class _Records(torch.utils.data.Dataset):
-    "Store items by position, as the training loader's workers read them (K and V of one item, CRC checked)"
+    "Store items by position, as the training loader's workers read them (K and V of one item, checksum checked)"
     def __init__(self, store, keys): self.store, self.keys = store, list(keys)
     def __len__(self): return len(self.keys)
     def __getitem__(self, i): return self.store[self.keys[i]]
