@@ -5,6 +5,7 @@
 # %% ../nbs/06b_preload.ipynb #1180c16d
 from __future__ import annotations
 import hashlib, os, random, time, warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -24,8 +25,9 @@ from .store import FeatureStore, StoreError, FEATURES_VERSION, _diff
 
 # %% auto #0
 __all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'PreloadReport', 'preload',
-           'TensorFeatures', 'ResidentRecords', 'ResidentNote', 'StoreLookup', 'LayerFirst', 'JoinFeatures',
-           'check_features', 'preloaded_dls']
+           'TensorFeatures', 'TensorRecordRef', 'TensorKeysRef', 'TensorValuesRef', 'StoreRecords', 'ResidentRecords',
+           'ResidentNote', 'StoreLookup', 'GatherRecords', 'LayerFirst', 'JoinFeatures', 'check_features',
+           'preloaded_dls']
 
 # %% ../nbs/06b_preload.ipynb #fa5a00fd
 RESIZE_RULE = 'squash-bilinear-antialias' # How LPMResize prepares the LPM view (part of the fingerprint)
@@ -148,32 +150,70 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
 class TensorFeatures(TensorBase):
     "Stored keys or values of one item (L, H, k, dh); a batch is (B, L, H, k, dh) until `LayerFirst`, and again once decoded"
 
+class TensorRecordRef(TensorBase):
+    "An item's record by its key: the 32 bytes of its image's content hash (uint8); `GatherRecords` turns a batch of them into K or V"
+class TensorKeysRef(TensorRecordRef): "Stands for an item's stored keys until `GatherRecords`"
+class TensorValuesRef(TensorRecordRef): "Stands for an item's stored values until `GatherRecords`"
+
 class _RecordReader:
-    "An image file's (K, V) record, found by the file's content hash as it is now (a one-record cache, per worker)"
-    def __init__(self, store:FeatureStore): self.store, self._last = store, (None, None)
-    def __call__(self, path:str):
-        h = file_hash(path)  # re-read when the file changed since it was last hashed
-        if self._last[0] != h:
-            if h not in self.store:
-                raise StoreError(f"{path} changed since its features were stored (the feature store at {self.store.path} has no record "
-                                 "of its content): run preload again (learn.preload()); it computes only the images that changed")
-            self._last = (h, self.store[h])
-        return self._last[1]
+    "An image file -> the key of its record: the file's content hash as it is now, refused when the store has no record of it"
+    def __init__(self, store:FeatureStore, prefetch:bool=False): self.store, self.prefetch = store, prefetch
+    def __call__(self, path:str, part:int=0)->str:
+        h = file_hash(path)  # hashed again when the file changed since it was last hashed
+        if h not in self.store:
+            raise StoreError(f"{path} changed since its features were stored (the feature store at {self.store.path} has no record "
+                             "of its content): run preload again (learn.preload()); it computes only the images that changed")
+        if self.prefetch and part == 0: self.store.prefetch([h])  # the disk starts on it while the batch is assembled (loader workers run ahead)
+        return h
+
+_READ_THREADS = 4 # Threads reading a batch's records from the store (positioned reads and checksums, both outside the GIL or brief)
+
+class StoreRecords:
+    "Batches of records read from `store` by a few threads straight into one tensor (each checked against its checksum), in the main process"
+    def __init__(self, store:FeatureStore, threads:int=_READ_THREADS):
+        self.store, self.path, self.threads, self._pool = store, store.path, threads, None
+    def __len__(self): return len(self.store)
+    def __contains__(self, key): return key in self.store
+    def __getstate__(self): return {**self.__dict__, '_pool': None}
+    def batch(self, keys:list[str], out:torch.Tensor|None=None)->torch.Tensor:
+        "The records of `keys` as (B, 2, L, H, k, dh) in the store dtype, on the CPU: in `out` (its first B rows; e.g. a reused pinned buffer) or fresh memory"
+        st = self.store
+        out = torch.empty((len(keys), *st.record_shape), dtype=st.torch_dtype) if out is None else out[:len(keys)]
+        raw = out.view(torch.uint8).numpy().reshape(len(keys), -1)
+        if self._pool is None and self.threads > 1: self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix='fpt-read')
+        if self._pool is None or len(keys) == 1:
+            for j, key in enumerate(keys): st.read_into(key, raw[j])
+        else: list(self._pool.map(lambda j: st.read_into(keys[j], raw[j]), range(len(keys))))  # the first error goes up
+        return out
 
 class ResidentRecords:
-    "The records of `keys`, read once from `store` (each checked against its checksum) into one tensor in memory; looked up like the store (others from it)"
-    def __init__(self, store:FeatureStore, keys):
+    "The records of `keys`, read once from `store` (each checked against its checksum) into one tensor in memory or on `device`; others come from the store"
+    def __init__(self, store:FeatureStore, keys, device=None):
         keys = list(dict.fromkeys(keys))
         self.store, self.path, self._pos = store, store.path, {k: i for i, k in enumerate(keys)}
-        self.data = torch.empty((len(keys), *store.record_shape), dtype=store.torch_dtype)  # (N, 2, L, H, k, dh)
-        raw = self.data.view(torch.uint8).numpy().reshape(len(keys), -1)
+        data = torch.empty((len(keys), *store.record_shape), dtype=store.torch_dtype)  # (N, 2, L, H, k, dh)
+        raw = data.view(torch.uint8).numpy().reshape(len(keys), -1)
         for k, i in self._pos.items(): store.read_into(k, raw[i])  # one copy from the page cache, straight into place
+        self.data = data.to(device) if device is not None else data
+        self._disk = StoreRecords(store)
+    @property
+    def device(self)->torch.device: return self.data.device
     def __len__(self): return len(self._pos)
     def __contains__(self, key): return key in self._pos or key in self.store  # e.g. an image preloaded again after an edit
     def __getitem__(self, key)->tuple[torch.Tensor, torch.Tensor]:
         if key not in self._pos: return self.store[key]
         rec = self.data[self._pos[key]]
         return rec[0], rec[1]
+    def batch(self, keys:list[str])->torch.Tensor:
+        "The records of `keys` as (B, 2, L, H, k, dh), gathered where they are held (memory or GPU); keys not held are read from the store"
+        pos = [self._pos.get(k, -1) for k in keys]
+        if min(pos) >= 0: return self.data.index_select(0, torch.tensor(pos, device=self.data.device))
+        out = torch.empty((len(keys), *self.data.shape[1:]), dtype=self.data.dtype, device=self.data.device)
+        held = [j for j, p in enumerate(pos) if p >= 0]
+        if held: out[held] = self.data.index_select(0, torch.tensor([pos[j] for j in held], device=self.data.device))
+        rest = [j for j, p in enumerate(pos) if p < 0]
+        out[rest] = self._disk.batch([keys[j] for j in rest]).to(out.device)
+        return out
 
 def _available_memory()->int|None:
     "Bytes of memory available to new allocations without swapping (Linux's MemAvailable; else free pages), None when unknown"
@@ -185,24 +225,56 @@ def _available_memory()->int|None:
 class ResidentNote(UserWarning):
     "Says whether `preloaded_dls` holds the records in memory or reads them from the store, and why"
 
-def _records(store:FeatureStore, hashes, resident:bool|None):
-    "What the readers look records up in: `store`, or the records held in memory (`resident`; None: when they fit in half the free memory, with a note)"
+def _gpu_free(device)->int|None:
+    "Bytes free on `device` when it is a CUDA device, else None"
+    device = torch.device(device) if device is not None else None
+    if device is None or device.type != 'cuda' or not torch.cuda.is_available(): return None
+    return torch.cuda.mem_get_info(device)[0]
+
+def _records(store:FeatureStore, hashes, resident:bool|None, device=None):
+    """Where batches of records come from: the records held on the GPU (`device` is CUDA and they take at most half its free memory), in memory
+    (at most half the available memory), or read from `store` every epoch; `resident` None chooses and says so, True holds them (GPU or memory), False reads"""
     hashes = list(dict.fromkeys(hashes))
-    need, free = len(hashes) * store.record_bytes, _available_memory()
+    need, free, gpu = len(hashes) * store.record_bytes, _available_memory(), _gpu_free(device)
+    on_gpu = resident is not False and gpu is not None and need <= gpu / 2
+    gib = lambda b: f"{b / 2**30:.2f} GiB"
     if resident is None:
-        resident = free is not None and need <= free / 2
-        gib = lambda b: f"{b / 2**30:.2f} GiB"
+        resident = on_gpu or (free is not None and need <= free / 2)
         warnings.warn(f"preloaded_dls: the {len(hashes)} records ({gib(need)}) " + (
+            f"fit on {device} ({gib(gpu)} free): they are read from {store.path} once, checked, and each batch is gathered on the GPU "
+            "(resident=False reads them from the store each epoch)" if on_gpu else
             f"fit in memory ({gib(free)} available): they are read from {store.path} once, checked, and served from memory every epoch "
             "(resident=False reads them from the store each epoch)" if resident else
             f"are more than half the available memory ({'unknown' if free is None else gib(free)}): they are read from {store.path} every epoch, "
             "each checked when read (resident=True holds them in memory anyway)"), ResidentNote, stacklevel=3)
-    return ResidentRecords(store, hashes) if resident else store
+    return ResidentRecords(store, hashes, device if on_gpu else None) if resident else StoreRecords(store)
 
 class StoreLookup(Transform):
-    "Image file -> its stored keys (`part=0`) or values (`part=1`) as `TensorFeatures`"
+    "Image file -> a reference to its stored keys (`part=0`) or values (`part=1`): the record's key as bytes, checked to be in the store"
     def __init__(self, reader:_RecordReader, part:int): self.reader, self.part = reader, part
-    def encodes(self, path:str): return TensorFeatures(self.reader(path)[self.part])
+    def encodes(self, path:str): return (TensorKeysRef, TensorValuesRef)[self.part](torch.frombuffer(bytearray.fromhex(self.reader(path, self.part)), dtype=torch.uint8))
+
+class GatherRecords(Transform):
+    """Batch transform, in the main process: the batch's record references -> their keys or values (B, L, H, k, dh) as `TensorFeatures`, in the
+    store dtype, on the batch's device; the records of a batch are fetched once for both (gathered from memory or the GPU when resident,
+    else read by a few threads)"""
+    order = 0
+    def __init__(self, records): self.records, self._last, self._staging = records, (None, None), None
+    def __getstate__(self): return {**self.__dict__, 'records': None, '_last': (None, None), '_staging': None}  # loader workers never run it
+    def _read(self, keys:list[str], device:torch.device)->torch.Tensor:
+        "The records of `keys` on `device`: read from the store into fresh memory, or for another device into one reused pinned buffer and copied over"
+        rec = self.records
+        if not isinstance(rec, StoreRecords): return rec.batch(keys).to(device)
+        if device.type == 'cpu': return rec.batch(keys)  # the batch itself: a fresh tensor (the learner may keep it, e.g. get_preds(with_input=True))
+        if self._staging is None or len(self._staging) < len(keys):
+            self._staging = torch.empty((len(keys), *rec.store.record_shape), dtype=rec.store.torch_dtype, pin_memory=True)
+        return rec.batch(keys, self._staging).to(device)  # a synchronous copy: the buffer is free again when it returns
+    def _fetch(self, x:TensorRecordRef, part:int)->TensorFeatures:
+        keys = tuple(bytes(r).hex() for r in x.cpu().numpy())
+        if self._last[0] != keys: self._last = (keys, self._read(list(keys), x.device))  # K comes first; V then uses the same records
+        return TensorFeatures(self._last[1][:, part])
+    def encodes(self, x:TensorKeysRef): return self._fetch(x, 0)
+    def encodes(self, x:TensorValuesRef): return self._fetch(x, 1)
 
 class LayerFirst(DisplayedTransform):
     "Batch transform: stored features (B, L, H, k, dh) -> (L, B, H, k, dh), kept in the store's dtype; decoding puts the batch first again"
@@ -239,7 +311,7 @@ def preloaded_dls(dls:FPTDataLoaders, # Online DataLoaders from `fpt_dls` (views
                   store:FeatureStore, # A store holding every item of `dls` (`preload`)
                   bs:int|None=None, # Batch size (default: that of `dls`)
                   backbone:FrozenBackbone|None=None, # The LPM the features are for: the store must have been made by it (`check_store`)
-                  resident:bool|None=None, # Hold the records in memory (read and checked once); None: when they fit in half the available memory, with a note
+                  resident:bool|None=None, # Hold the records on the GPU or in memory (read and checked once); None: when they fit in half the free GPU memory or half the available memory, with a note
                   **kwargs # Passed to fastai's `Datasets.dataloaders` (default: the device and loader processes of `dls`)
                  )->FPTDataLoaders:
     "DataLoaders of (x_side, k, v, y): the side view from the images (as `dls` read it), K and V from `store`"
@@ -251,9 +323,11 @@ def preloaded_dls(dls:FPTDataLoaders, # Online DataLoaders from `fpt_dls` (views
     diff = {k: (fp.get(k), v) for k, v in want.items() if fp.get(k) != v}
     if diff: raise ValueError(f"the feature store at {store.path} was made for other data ({'; '.join(f'{k}: store {a!r}, data {b!r}' for k, (a, b) in diff.items())}); preload again for these DataLoaders")
     items, test_items = check_features(store, dls.items), check_features(store, dls.test_items)
-    reader = _RecordReader(_records(store, list(items.hash) + list(test_items.hash), resident))
-    out = view_dls(items, data, dls.vocab, features=[StoreLookup(reader, 0), StoreLookup(reader, 1)], bs=bs or dls.bs, after_batch=[LayerFirst()],
-                   seed=dls.seed, **{'num_workers': dls.num_workers, 'device': dls.device, **kwargs})  # the same shuffling as the online DataLoaders
-    out.test_items, out.store, out.online, out.recipe = test_items, store, dls, dls.recipe
-    out.resident = isinstance(reader.store, ResidentRecords)
+    kwargs = {'num_workers': dls.num_workers, 'device': dls.device, **kwargs}
+    records = _records(store, list(items.hash) + list(test_items.hash), resident, kwargs['device'])
+    reader = _RecordReader(store, prefetch=isinstance(records, StoreRecords))  # records read from the store: the workers ask for them ahead
+    out = view_dls(items, data, dls.vocab, features=[StoreLookup(reader, 0), StoreLookup(reader, 1)], bs=bs or dls.bs,
+                   after_batch=[GatherRecords(records), LayerFirst()], seed=dls.seed, **kwargs)  # the same shuffling as the online DataLoaders
+    out.test_items, out.store, out.online, out.recipe, out.records = test_items, store, dls, dls.recipe, records
+    out.resident = isinstance(records, ResidentRecords)
     return out

@@ -209,13 +209,27 @@ def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1, out:np.ndarray
     if not hasattr(os, 'preadv'):  # Windows: through a memory map
         out[:] = np.memmap(f, np.uint8, 'r', off, (n, self.record_bytes)); return out
     fd = self._fds.get((rank, shard))
-    if fd is None: fd = self._fds[(rank, shard)] = os.open(f, os.O_RDONLY)
+    if fd is None:  # opened once per process; threads reading at once keep the first one opened
+        fd = os.open(f, os.O_RDONLY)
+        if (kept := self._fds.setdefault((rank, shard), fd)) != fd: os.close(fd); fd = kept
     view = memoryview(out).cast('B')
     while len(view):
         got = os.preadv(fd, [view], off)
         if got == 0: raise StoreError(f"{f} ends before record {i + n - 1}: it was truncated; delete {self.path} and preload again")
         view, off = view[got:], off + got
     return out
+
+@patch
+def prefetch(self:FeatureStore, keys:Iterable[str]):
+    "Ask the kernel to start reading the records of `keys` into the page cache (returns at once; a hint, ignored where there is no `posix_fadvise`)"
+    if not hasattr(os, 'posix_fadvise'): return
+    for key in keys:
+        r, s, i, _ = self._index[key]
+        fd = self._fds.get((r, s))
+        if fd is None:
+            fd = os.open(self._shard_file(r, s), os.O_RDONLY)
+            if (kept := self._fds.setdefault((r, s), fd)) != fd: os.close(fd); fd = kept
+        os.posix_fadvise(fd, i * self.record_bytes, self.record_bytes, os.POSIX_FADV_WILLNEED)
 
 @patch
 def read_into(self:FeatureStore, key:str, out:np.ndarray|None=None)->np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd, torch
 from ..core import check_range, get_device, seeded
 from ..store import FeatureStore
+from ..preload import StoreRecords
 from ..bench import bench_model, memory_breakdown, step_time, experiment
 from ..viz.capture import attention_data
 from .tables import table1
@@ -75,7 +76,8 @@ def _store_rows(dev, arch, img_size, bs, n_images, mk)->list[dict]:
                 for ks, (k, v) in zip(keys, kv): w.write(ks, k, v)
         t_w, t_copy_out = _timed(dev, write), _timed(dev, lambda: [(k.cpu(), v.cpu()) for k, v in kv])
         st = FeatureStore(root/'store')  # opened again, as training opens it
-        t_r = _timed(dev, lambda: [[t.to(dev) for t in st[key]] for ks in keys for key in ks])
+        rec, stage = StoreRecords(st), torch.empty((bs, *st.record_shape), dtype=st.torch_dtype, pin_memory=dev.type == 'cuda')
+        t_r = _timed(dev, lambda: [rec.batch(ks, stage).to(dev) for ks in keys])  # as GatherRecords reads a batch bound for the GPU
         host = [(k.cpu().pin_memory() if dev.type == 'cuda' else k.cpu(), v.cpu()) for k, v in kv]
         t_copy_in = _timed(dev, lambda: [(k.to(dev), v.to(dev)) for k, v in host])
     finally: shutil.rmtree(root, ignore_errors=True)

@@ -13,7 +13,7 @@ from ..core import check_range
 from ..data.core import FPTData, fpt_dls, folder_items
 from ..data.items import hash_items
 from ..store import FeatureStore
-from ..preload import RESIZE_RULE, preloaded_dls
+from ..preload import RESIZE_RULE, StoreRecords, preloaded_dls, _READ_THREADS
 
 # %% auto #0
 __all__ = ['FPT_PLUS_512', 'FPT_512', 'write_bandwidth', 'read_bandwidth', 'resident_epoch', 'record_sizes', 'int8_demo_auc',
@@ -88,28 +88,27 @@ def _raw_read(files:Sequence[Path], chunk:int=8 * 2**20)->float:
             while fh.readinto(buf): pass
     return time.perf_counter() - t
 
-class _Records(torch.utils.data.Dataset):
-    "Store items by position, as the training loader's workers read them (K and V of one item, checksum checked)"
-    def __init__(self, store, keys): self.store, self.keys = store, list(keys)
-    def __len__(self): return len(self.keys)
-    def __getitem__(self, i): return self.store[self.keys[i]]
-
-def _loader_read(store, keys:Sequence[str], bs:int, workers:int, seed:int=0)->float:
-    "Seconds for a shuffled pass of a torch DataLoader with `workers` processes over `keys` of `store` (batches collated as in training)"
-    dl = torch.utils.data.DataLoader(_Records(store, keys), batch_size=bs, shuffle=True, num_workers=workers,
-                                     generator=torch.Generator().manual_seed(seed), persistent_workers=False)
+def _loader_read(store, keys:Sequence[str], bs:int, threads:int, seed:int=0, staged:bool=True)->float:
+    """Seconds for a shuffled pass over `keys` in batches, fetched as the training loader fetches them (`StoreRecords.batch`, `threads` threads,
+    every record checked; the next batch's records asked for ahead, as the loader's workers do): `staged`, into one reused buffer, as batches bound for a GPU are (there the buffer is pinned), else into fresh memory each batch, as on a CPU"""
+    order, rec = np.random.default_rng(seed).permutation(len(keys)), StoreRecords(store, threads)
+    buf = torch.empty((bs, *store.record_shape), dtype=store.torch_dtype) if staged else None
+    batches = [[keys[i] for i in order[a:a + bs]] for a in range(0, len(keys), bs)]
     t = time.perf_counter()
-    for _ in dl: pass
+    store.prefetch(batches[0])
+    for b, part in enumerate(batches):
+        if b + 1 < len(batches): store.prefetch(batches[b + 1])  # as the loader's workers do for the batches they assemble ahead
+        rec.batch(part, buf)
     return time.perf_counter() - t
 
 def read_bandwidth(root:str|Path, # A folder on the disk to measure
                    item_shape:Sequence[int]=FPT_PLUS_512, # (L, H, k, dh) of one record
                    n_items:int=64, # Items in the store
                    bs:int=16, # Loader batch size
-                   workers:int=2, # Loader worker processes
+                   threads:int=_READ_THREADS, # Threads reading a batch (the training loader's)
                    repeats:int=3, # Runs
                   )->pd.DataFrame:
-    "Opening the store against reading every record; GB/s of the loader from the store against a raw read of its shards, cold (page cache dropped before each) and warm"
+    "Opening the store against reading every record; GB/s of the training loader's record reads from the store (into a reused buffer, as for a GPU; and into fresh memory, as on a CPU) against a raw read of its shards, cold (page cache dropped before each) and warm"
     d = Path(tempfile.mkdtemp(prefix='fpt_store_bench_', dir=root))
     rows = []
     try:
@@ -127,12 +126,15 @@ def read_bandwidth(root:str|Path, # A folder on the disk to measure
                 t_raw = _raw_read(files)
                 if cache == 'cold': _drop_cache(files)
                 else: _raw_read(files)
-                t_dl = _loader_read(st, keys, bs, workers, seed=rep)
-                row.update({f'{cache}_raw_GBps': round(gb / t_raw, 3), f'{cache}_loader_GBps': round(gb / t_dl, 3), f'{cache}_ratio': round(t_raw / t_dl, 3)})
+                t_dl = _loader_read(st, keys, bs, threads, seed=rep)
+                if cache == 'cold': _drop_cache(files)
+                t_fresh = _loader_read(st, keys, bs, threads, seed=rep, staged=False)
+                row.update({f'{cache}_raw_GBps': round(gb / t_raw, 3), f'{cache}_loader_GBps': round(gb / t_dl, 3), f'{cache}_ratio': round(t_raw / t_dl, 3),
+                            f'{cache}_fresh_GBps': round(gb / t_fresh, 3)})
             rows.append(row)
         st.close()
     finally: shutil.rmtree(d)
-    return pd.DataFrame(rows).assign(workers=workers)
+    return pd.DataFrame(rows).assign(threads=threads)
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #8897bc25
 def resident_epoch(root:str|Path, # A folder on the disk to measure
@@ -166,9 +168,10 @@ def resident_epoch(root:str|Path, # A folder on the disk to measure
             t = time.perf_counter()
             for _ in mem.train: pass
             t_mem = time.perf_counter() - t
+            gb = len(disk.train.dataset) // bs * bs * st.record_bytes / 1e9  # the records an epoch reads (fastai drops the last partial training batch)
             rows.append(dict(run=rep, items=len(dls.items), record_MiB=round(st.record_bytes / 2**20, 2), workers=workers,
-                             disk_epoch_s=round(t_disk, 3), resident_epoch_s=round(t_mem, 3), resident_load_s=round(t_load, 3),
-                             disk_over_resident=round(t_disk / t_mem, 3)))
+                             disk_epoch_s=round(t_disk, 3), disk_records_GBps=round(gb / t_disk, 3), resident_epoch_s=round(t_mem, 3),
+                             resident_load_s=round(t_load, 3), disk_over_resident=round(t_disk / t_mem, 3)))
         st.close()
     finally: shutil.rmtree(d)
     return pd.DataFrame(rows)
@@ -226,7 +229,7 @@ def store_bench(out:str|Path|None=None, # CSVs go here (none when None)
     roots = [Path(tmpfs)] if tmpfs and Path(tmpfs).is_dir() else []
     res = {'store_write': pd.concat([write_bandwidth(r, item_shape, n_items, bs, repeats) for r in roots + [disk]], ignore_index=True),
            'store_int8_bytes': record_sizes(),
-           'store_open_read': read_bandwidth(disk, item_shape, n_items, bs, workers, repeats),
+           'store_open_read': read_bandwidth(disk, item_shape, n_items, bs, repeats=repeats),
            'store_resident': resident_epoch(disk, item_shape, n_items, bs, workers, repeats)}
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
