@@ -274,7 +274,7 @@ class GatherRecords(Transform):
         if self._last[0] != keys: self._last = (keys, self._read(list(keys), x.device))  # K comes first; V then uses the same records
         return TensorFeatures(self._last[1][:, part])
     def encodes(self, x:TensorKeysRef): return self._fetch(x, 0)
-    def encodes(self, x:TensorValuesRef): return self._fetch(x, 1)
+    def encodes(self, x:TensorValuesRef): return self._fetch(x, 1)  # noqa: F811 (type dispatch: one per reference type)
 
 class LayerFirst(DisplayedTransform):
     "Batch transform: stored features (B, L, H, k, dh) -> (L, B, H, k, dh), kept in the store's dtype; decoding puts the batch first again"
