@@ -51,7 +51,7 @@ def token_importance(q:torch.Tensor, # Queries (B, H, N, dh)
     if rule == 'cls': return ((q[:, :, :1] * scale) @ k.transpose(-2, -1)).float().softmax(-1)[:, :, 0]  # (B, H, N)
     check_choice('rule', rule, ('global', 'cls'))
     B, H, N, _ = q.shape
-    kt, step = k.transpose(-2, -1), chunk_size or N
+    kt, step = k.transpose(-2, -1).contiguous(), chunk_size or N  # once: K as a block's qkv gives it is strided, and every chunk's matmul would copy it
     score = q.new_zeros(B, H, N, dtype=torch.float32)
     for i in range(0, N, step):
         score += ((q[:, :, i:i+step] * scale) @ kt).float().softmax(-1).sum(2)  # (B, H, N) from (B, H, c, N)
