@@ -15,7 +15,7 @@ from torch import nn
 from fastai.callback.core import Callback, GatherPredsCallback
 from fastai.data.core import Datasets, TfmdDL
 from fastai.data.transforms import ColReader, ToTensor
-from fastai.torch_core import TensorBase, retain_type
+from fastai.torch_core import TensorBase, default_device, retain_type
 from fasttransform import Transform, DisplayedTransform
 from .core import cache_dir, check_range, check_choice, get_device, progress as progress_
 from .data.items import check_items, file_hash, hash_items
@@ -260,7 +260,9 @@ class GatherRecords(Transform):
     else read by a few threads)"""
     order = 0
     def __init__(self, records): self.records, self._last, self._staging = records, (None, None), None
-    def __getstate__(self): return {**self.__dict__, 'records': None, '_last': (None, None), '_staging': None}  # loader workers never run it
+    def __getstate__(self):  # loader workers never run it; a copy elsewhere (spawned workers, export) reads from the store, not the resident records
+        rec = self.records
+        return {**self.__dict__, 'records': StoreRecords(rec.store) if isinstance(rec, ResidentRecords) else rec, '_last': (None, None), '_staging': None}
     def _read(self, keys:list[str], device:torch.device)->torch.Tensor:
         "The records of `keys` on `device`: read from the store into fresh memory, or for another device into one reused pinned buffer and copied over"
         rec = self.records
@@ -324,7 +326,7 @@ def preloaded_dls(dls:FPTDataLoaders, # Online DataLoaders from `fpt_dls` (views
     if diff: raise ValueError(f"the feature store at {store.path} was made for other data ({'; '.join(f'{k}: store {a!r}, data {b!r}' for k, (a, b) in diff.items())}); preload again for these DataLoaders")
     items, test_items = check_features(store, dls.items), check_features(store, dls.test_items)
     kwargs = {'num_workers': dls.num_workers, 'device': dls.device, **kwargs}
-    records = _records(store, list(items.hash) + list(test_items.hash), resident, kwargs['device'])
+    records = _records(store, list(items.hash) + list(test_items.hash), resident, kwargs['device'] if kwargs['device'] is not None else default_device())
     reader = _RecordReader(store, prefetch=isinstance(records, StoreRecords))  # records read from the store: the workers ask for them ahead
     out = view_dls(items, data, dls.vocab, features=[StoreLookup(reader, 0), StoreLookup(reader, 1)], bs=bs or dls.bs,
                    after_batch=[GatherRecords(records), LayerFirst()], seed=dls.seed, **kwargs)  # the same shuffling as the online DataLoaders
