@@ -16,6 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from .core import check_choice, check_range, get_device, seeded
 from .models.fpt import FPTConfig, FPTModel
+from .models.backbone import FrozenBackbone
 from .methods import METHODS, get_method
 import fpt_kit.baselines  # noqa: F401 (registers the Table 1 baselines)
 
@@ -295,6 +296,8 @@ def memory_breakdown(method:str|Experiment, # A name in `BENCH_METHODS` or an `E
     if measure == 'cuda': return _cuda_breakdown(exp, arch, bs, n_out, attention, dt, sdt, lpm_on_device, seed, mk)
     fake = measure == 'fake'
     with seeded(seed): model = bench_model(exp, arch, n_out, device='meta' if fake else 'cpu', **mk)
+    for m in model.modules():
+        if isinstance(m, FrozenBackbone): m.cpu_attention = False  # real CPU tensors too follow a GPU's arithmetic: the memory is a GPU's
     parts = _on_device(model, exp, lpm_on_device)
     for p in parts: p.to(dt)
     with attention_mode(model, attention), _fake_mode() if fake else nullcontext():

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 from torch.overrides import TorchFunctionMode
+from torch._subclasses.fake_tensor import FakeTensor
 from timm.models._features import feature_take_indices
 from ..core import check_choice, check_range
 from .weights import LPMCheckpoint, read_checkpoint
@@ -41,17 +42,23 @@ def keep_count(ratio:float, # Fraction of tokens to keep, in (0, 1]
     return k
 
 # %% ../../nbs/02_models.backbone.ipynb #00de0fa5
+def _on_cpu(t:torch.Tensor)->bool:
+    "A real CPU tensor: not a fake one, which stands for a GPU's in the memory estimates (`fpt_kit.bench`), where the GPU's arithmetic must be followed"
+    return t.device.type == 'cpu' and not isinstance(t, FakeTensor)
+
 def token_importance(q:torch.Tensor, # Queries (B, H, N, dh)
                      k:torch.Tensor, # Keys (B, H, N, dh)
                      scale:float, # Attention scale, usually dh**-0.5
                      rule:Literal['global', 'cls']='global', # Mean attention received over all queries, or the CLS query's row
                      chunk_size:int|None=256, # Queries per chunk ('global'); None: all at once
+                     copy_k:bool|None=None, # Lay K^T out once first (faster on a CPU, one K of memory more); None: for real CPU tensors
                     )->torch.Tensor:
     "Per-head importance of every token (B, H, N), from softmax attention computed a chunk of queries at a time"
     if rule == 'cls': return ((q[:, :, :1] * scale) @ k.transpose(-2, -1)).float().softmax(-1)[:, :, 0]  # (B, H, N)
     check_choice('rule', rule, ('global', 'cls'))
     B, H, N, _ = q.shape
-    kt, step = k.transpose(-2, -1).contiguous(), chunk_size or N  # once: K as a block's qkv gives it is strided, and every chunk's matmul would copy it
+    kt, step = k.transpose(-2, -1), chunk_size or N
+    if _on_cpu(k) if copy_k is None else copy_k: kt = kt.contiguous()  # once: K from a block's qkv is strided, and a CPU matmul would copy it every chunk
     score = q.new_zeros(B, H, N, dtype=torch.float32)
     for i in range(0, N, step):
         score += ((q[:, :, i:i+step] * scale) @ kt).float().softmax(-1).sum(2)  # (B, H, N) from (B, H, c, N)
@@ -233,7 +240,8 @@ def create_lpm(arch:str|None=None, # timm model name (e.g. 'vit_base_patch16_384
 # %% ../../nbs/02_models.backbone.ipynb #53188cbf
 class FrozenBackbone(nn.Module):
     "A frozen timm ViT returning the keys and values of its most attended tokens: (L, B, H, k, dh) each"
-    fused_scores = False # True (opt-in): 'global' scores from the log-sum-exp of the blocks' own fused attention where it runs; False: a softmax of their own, the reference's arithmetic
+    cpu_attention = True # On a CPU (float32, no gradients): the blocks' attention is computed once, eagerly, and scores the tokens; False: as on a GPU (their own attention, then a scoring of its own)
+    fused_scores = False # True (opt-in): on a CPU, 'global' scores from the log-sum-exp of the blocks' own fused attention; False: from the softmax attention map, the reference's arithmetic
     def __init__(self,
                  model_or_arch:nn.Module|str|None, # A timm VisionTransformer, its timm name or a catalogue name (None: the one `weights` names)
                  layers:int|float|Sequence[int]|None=None, # Blocks to extract: None (all), n (the last n), a fraction f (the last round(f * depth)) or indices
@@ -243,7 +251,7 @@ class FrozenBackbone(nn.Module):
                  pretrained:bool=False, # By name: timm's pretrained weights (hub)
                  weights:str|Path|None=None, # By name: a local checkpoint, file or folder (see `read_checkpoint`)
                  pos_resample:Literal['reference', 'timm']='reference', # Position grid resampling to img_size: the reference's or timm's
-                 chunk_size:int|None=256, # Queries per chunk when scoring tokens (None: all at once)
+                 chunk_size:int|None=256, # Queries per chunk when scoring tokens apart from a block's attention (None: all at once)
                  **model_kwargs # By name: passed to `timm.create_model`
                 ):
         super().__init__()
@@ -303,22 +311,45 @@ def _importance_given_lse(q:torch.Tensor, k:torch.Tensor, lse:torch.Tensor, scal
         score += torch.baddbmm(nl[:, i:i+step], qf[:, i:i+step], kt, alpha=scale).exp_().sum(1)  # (BH, N) from (BH, c, N)
     return score.view(B, H, N) / N
 
+_EAGER_CHUNK = 64 # Queries per chunk of the CPU route's attention maps, fixed: the blocks' outputs (so the features) must not depend on `chunk_size`
+
+def _attention_and_importance(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, scale:float, chunk_size:int|None, scores:bool=True)->tuple[torch.Tensor, torch.Tensor|None]:
+    """A block's attention output (B, H, N, dh) as timm's eager path computes it, softmax((q * scale) @ k^T) @ v, a chunk of queries at a time,
+    and (`scores`) the 'global' importance of every token (B, H, N) from those very probabilities: one QK^T and one softmax serve both"""
+    B, H, N, _ = q.shape
+    kt, step = k.transpose(-2, -1).contiguous(), chunk_size or N
+    out, score = q.new_empty(q.shape), q.new_zeros(B, H, N, dtype=torch.float32) if scores else None
+    for i in range(0, N, step):
+        a = ((q[:, :, i:i+step] * scale) @ kt).softmax(-1)  # (B, H, c, N): the rows of the attention map, as `token_importance` makes them
+        if scores: score += a.sum(2)
+        out[:, :, i:i+step] = a @ v
+    return out, (score / N if scores else None)
+
 class _FusedScores(TorchFunctionMode):
-    "While the LPM runs: the fused attention of an extracted block also gives its log-sum-exp, from which its tokens are scored"
+    "While the LPM runs on a CPU: an extracted block's attention is computed once, eagerly, and scores its tokens (or, opt-in, its fused kernel's log-sum-exp does)"
     def __init__(self, bb:FrozenBackbone): super().__init__(); self.bb = bb
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs, c = kwargs or {}, self.bb._caps
-        if func is not F.scaled_dot_product_attention or c.get('pending') is None: return func(*args, **kwargs)
-        (i, c['pending']), (q, k, v) = (c['pending'], None), args[:3]
-        attn = self.bb.model.blocks[i].attn
+        if func is not F.scaled_dot_product_attention: return func(*args, **kwargs)
+        (i, c['pending']), (q, k, v) = (c['pending'], None), args[:3]  # i: the extracted block whose tokens this attention scores, or None
         plain = len(args) == 3 and set(kwargs) <= {'attn_mask', 'dropout_p', 'is_causal'} and kwargs.get('attn_mask') is None \
                 and not kwargs.get('dropout_p') and not kwargs.get('is_causal')
-        if plain and q.device.type == 'cpu' and q.dtype == torch.float32 and not torch.is_grad_enabled():
-            out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)  # the kernel F.sdpa runs here, and its log-sum-exp
+        cpu = plain and self.bb._cpu_route(q)
+        eager = cpu and not self.bb.fused_scores  # every block of the pass alike, extracted or not: the features never depend on which are
+        if i is None: return _attention_and_importance(q, k, v, q.shape[-1] ** -0.5, _EAGER_CHUNK, scores=False)[0] if eager else func(*args, **kwargs)
+        attn = self.bb.model.blocks[i].attn
+        if eager: out, score = _attention_and_importance(q, k, v, attn.scale, _EAGER_CHUNK)  # default: one attention map for both
+        elif cpu:  # opt-in `fused_scores`: the kernel F.sdpa runs here, and its log-sum-exp
+            out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v)
             score = _importance_given_lse(q, k, lse, attn.scale, self.bb.chunk_size)
-        else: out, score = func(*args, **kwargs), token_importance(q, k, attn.scale, 'global', self.bb.chunk_size)
+        else: out, score = func(*args, **kwargs), token_importance(q, k, attn.scale, 'global', self.bb.chunk_size, self.bb.cpu_attention and _on_cpu(k))
         self.bb._keep(k, v, score)
         return out
+
+@patch
+def _cpu_route(self:FrozenBackbone, q:torch.Tensor)->bool:
+    "Does the CPU route run here: real float32 CPU tensors, no gradients, `cpu_attention` on"
+    return self.cpu_attention and _on_cpu(q) and q.dtype == torch.float32 and not torch.is_grad_enabled()
 
 @patch
 def _keep(self:FrozenBackbone, k:torch.Tensor, v:torch.Tensor, score:torch.Tensor|None):
@@ -340,9 +371,9 @@ def _capture(self:FrozenBackbone, i:int, mod:nn.Module, inp, out:torch.Tensor):
     q, k, v = out.reshape(B, N, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, N, dh) each
     q, k = attn.q_norm(q), attn.k_norm(k)
     need = c['mode'] != 'kv' or c['n_keep'] < N
-    if need and self.fused_scores and self.token_rule == 'global' and i != self.layers[-1] and getattr(attn, 'fused_attn', False):
-        c['pending'] = i; return  # the block's own attention comes next: `_FusedScores` scores from it
-    self._keep(k, v, token_importance(q, k, attn.scale, self.token_rule, self.chunk_size) if need else None)
+    if need and self.token_rule == 'global' and i != self.layers[-1] and getattr(attn, 'fused_attn', False) and self._cpu_route(q):
+        c['pending'] = i; return  # the block's own attention comes next: `_FusedScores` makes it and scores from it
+    self._keep(k, v, token_importance(q, k, attn.scale, self.token_rule, self.chunk_size, self.cpu_attention and _on_cpu(k)) if need else None)
     if i == self.layers[-1]: raise _LastLayerCaptured  # the pass ends here (see `_run`)
 
 @patch
