@@ -62,7 +62,9 @@ class Child:
     def _reap(self, status):
         self.code = os.waitstatus_to_exitcode(status)
         if self.out.exists():
-            self.msg = json.loads(self.out.read_text())['msg']; self.out.unlink()
+            try: self.msg = json.loads(self.out.read_text())['msg']
+            except ValueError: self.msg = ''  # killed while it wrote its result: only its exit status counts
+            self.out.unlink()
 
     def poll(self)->bool:
         "Has the child ended?"
@@ -230,8 +232,12 @@ def batch_kill_trial(ctx:Setup, trial:int, rng:random.Random, S:dict, n:int=40):
                 w.write(b, torch.cat([a for a, _ in kv], 1), torch.cat([v for _, v in kv], 1))
                 f.write(''.join(k + '\n' for k in b)); f.flush()
     for _ in range(3):
-        c = Child(ctx.work, write)
-        time.sleep(rng.uniform(0, 0.25))
+        acked = lambda: len(set(ack.read_text().split())) if ack.exists() else 0
+        if acked() >= n: break
+        target, c, t0 = rng.randint(acked(), n - 1), Child(ctx.work, write), time.monotonic()
+        while not c.poll() and acked() < target and time.monotonic() - t0 < 30:
+            time.sleep(0.0005)  # the writer is fast: kill it once it has acknowledged a random number of items, then a moment later, mid-batch
+        time.sleep(rng.uniform(0, 0.003))
         if not c.kill():
             if c.code != 0: S['errors'].append(f"batch kill trial {trial}: the writer failed by itself:\n{c.msg}")
             break
