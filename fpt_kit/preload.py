@@ -171,9 +171,7 @@ _READ_THREADS = 4 # Threads reading a batch's records from the store (positioned
 class StoreRecords:
     "Batches of records read from `store` by a few threads straight into one tensor (each checked against its checksum), in the main process"
     def __init__(self, store:FeatureStore, threads:int=_READ_THREADS):
-        self.store, self.path, self.threads, self._pool = store, store.path, threads, None
-    def __len__(self): return len(self.store)
-    def __contains__(self, key): return key in self.store
+        self.store, self.threads, self._pool = store, threads, None
     def __getstate__(self): return {**self.__dict__, '_pool': None}
     def batch(self, keys:list[str], out:torch.Tensor|None=None)->torch.Tensor:
         "The records of `keys` as (B, 2, L, H, k, dh) in the store dtype, on the CPU: in `out` (its first B rows; e.g. a reused pinned buffer) or fresh memory"
@@ -190,7 +188,7 @@ class ResidentRecords:
     "The records of `keys`, read once from `store` (each checked against its checksum) into one tensor in memory or on `device`; others come from the store"
     def __init__(self, store:FeatureStore, keys, device=None):
         keys = list(dict.fromkeys(keys))
-        self.store, self.path, self._pos = store, store.path, {k: i for i, k in enumerate(keys)}
+        self.store, self._pos = store, {k: i for i, k in enumerate(keys)}
         data = torch.empty((len(keys), *store.record_shape), dtype=store.torch_dtype)  # (N, 2, L, H, k, dh)
         raw = data.view(torch.uint8).numpy().reshape(len(keys), -1)
         for k, i in self._pos.items(): store.read_into(k, raw[i])  # one copy from the page cache, straight into place
@@ -199,11 +197,6 @@ class ResidentRecords:
     @property
     def device(self)->torch.device: return self.data.device
     def __len__(self): return len(self._pos)
-    def __contains__(self, key): return key in self._pos or key in self.store  # e.g. an image preloaded again after an edit
-    def __getitem__(self, key)->tuple[torch.Tensor, torch.Tensor]:
-        if key not in self._pos: return self.store[key]
-        rec = self.data[self._pos[key]]
-        return rec[0], rec[1]
     def batch(self, keys:list[str])->torch.Tensor:
         "The records of `keys` as (B, 2, L, H, k, dh), gathered where they are held (memory or GPU); keys not held are read from the store"
         pos = [self._pos.get(k, -1) for k in keys]

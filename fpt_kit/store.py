@@ -202,17 +202,22 @@ def verify(self:FeatureStore, chunk_mb:float=64)->FeatureStore:
     return self
 
 @patch
+def _fd(self:FeatureStore, rank:int, shard:int)->int:
+    "A read-only descriptor of a shard, opened once per process (threads opening it at once keep the first one)"
+    fd = self._fds.get((rank, shard))
+    if fd is None:
+        fd = os.open(self._shard_file(rank, shard), os.O_RDONLY)
+        if (kept := self._fds.setdefault((rank, shard), fd)) != fd: os.close(fd); fd = kept
+    return fd
+
+@patch
 def _read(self:FeatureStore, rank:int, shard:int, i:int, n:int=1, out:np.ndarray|None=None)->np.ndarray:
     "Records i..i+n-1 of a shard as (n, record_bytes) uint8, read into `out` or fresh memory with positioned reads (safe in forked workers)"
     out = np.empty((n, self.record_bytes), np.uint8) if out is None else out.reshape(n, self.record_bytes)
     f, off = self._shard_file(rank, shard), i * self.record_bytes
     if not hasattr(os, 'preadv'):  # Windows: through a memory map
         out[:] = np.memmap(f, np.uint8, 'r', off, (n, self.record_bytes)); return out
-    fd = self._fds.get((rank, shard))
-    if fd is None:  # opened once per process; threads reading at once keep the first one opened
-        fd = os.open(f, os.O_RDONLY)
-        if (kept := self._fds.setdefault((rank, shard), fd)) != fd: os.close(fd); fd = kept
-    view = memoryview(out).cast('B')
+    fd, view = self._fd(rank, shard), memoryview(out).cast('B')
     while len(view):
         got = os.preadv(fd, [view], off)
         if got == 0: raise StoreError(f"{f} ends before record {i + n - 1}: it was truncated; delete {self.path} and preload again")
@@ -225,11 +230,7 @@ def prefetch(self:FeatureStore, keys:Iterable[str]):
     if not hasattr(os, 'posix_fadvise'): return
     for key in keys:
         r, s, i, _ = self._index[key]
-        fd = self._fds.get((r, s))
-        if fd is None:
-            fd = os.open(self._shard_file(r, s), os.O_RDONLY)
-            if (kept := self._fds.setdefault((r, s), fd)) != fd: os.close(fd); fd = kept
-        os.posix_fadvise(fd, i * self.record_bytes, self.record_bytes, os.POSIX_FADV_WILLNEED)
+        os.posix_fadvise(self._fd(r, s), i * self.record_bytes, self.record_bytes, os.POSIX_FADV_WILLNEED)
 
 @patch
 def read_into(self:FeatureStore, key:str, out:np.ndarray|None=None)->np.ndarray:
@@ -479,10 +480,6 @@ class StoreWriter:
         self.store.reload()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
-
-def _as_bytes(recs:torch.Tensor)->np.ndarray:
-    "Contiguous records (n, *record_shape) as (n, record_bytes) uint8, without a copy"
-    return recs.view(torch.uint8).numpy().reshape(len(recs), -1)
 
 @patch
 def writer(self:FeatureStore, rank:int=0)->StoreWriter:
