@@ -592,6 +592,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                          'fpt_kit/models/backbone.py'),
                                          'fpt_kit.models.backbone._attention_and_importance': ( 'models.backbone.html#_attention_and_importance',
                                                                                                 'fpt_kit/models/backbone.py'),
+                                         'fpt_kit.models.backbone._attention_rows': ( 'models.backbone.html#_attention_rows',
+                                                                                      'fpt_kit/models/backbone.py'),
                                          'fpt_kit.models.backbone._check_vit': ( 'models.backbone.html#_check_vit',
                                                                                  'fpt_kit/models/backbone.py'),
                                          'fpt_kit.models.backbone._checkpoint_size': ( 'models.backbone.html#_checkpoint_size',

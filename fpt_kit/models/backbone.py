@@ -46,6 +46,12 @@ def _on_cpu(t:torch.Tensor)->bool:
     "A real CPU tensor: not a fake one, which stands for a GPU's in the memory estimates (`fpt_kit.bench`), where the GPU's arithmetic must be followed"
     return t.device.type == 'cpu' and not isinstance(t, FakeTensor)
 
+def _attention_rows(q:torch.Tensor, k:torch.Tensor, scale:float, chunk_size:int|None, copy_k:bool):
+    "Softmax attention a chunk of queries at a time, as (first query, rows (B, H, c, N) in float32); `copy_k`: lay K^T out once first"
+    kt, N = k.transpose(-2, -1), q.shape[2]
+    if copy_k: kt = kt.contiguous()  # once: K from a block's qkv is strided, and a CPU matmul would copy it every chunk
+    for i in range(0, N, chunk_size or N): yield i, ((q[:, :, i:i + (chunk_size or N)] * scale) @ kt).float().softmax(-1)
+
 def token_importance(q:torch.Tensor, # Queries (B, H, N, dh)
                      k:torch.Tensor, # Keys (B, H, N, dh)
                      scale:float, # Attention scale, usually dh**-0.5
@@ -56,13 +62,9 @@ def token_importance(q:torch.Tensor, # Queries (B, H, N, dh)
     "Per-head importance of every token (B, H, N), from softmax attention computed a chunk of queries at a time"
     if rule == 'cls': return ((q[:, :, :1] * scale) @ k.transpose(-2, -1)).float().softmax(-1)[:, :, 0]  # (B, H, N)
     check_choice('rule', rule, ('global', 'cls'))
-    B, H, N, _ = q.shape
-    kt, step = k.transpose(-2, -1), chunk_size or N
-    if _on_cpu(k) if copy_k is None else copy_k: kt = kt.contiguous()  # once: K from a block's qkv is strided, and a CPU matmul would copy it every chunk
-    score = q.new_zeros(B, H, N, dtype=torch.float32)
-    for i in range(0, N, step):
-        score += ((q[:, :, i:i+step] * scale) @ kt).float().softmax(-1).sum(2)  # (B, H, N) from (B, H, c, N)
-    return score / N
+    score = q.new_zeros(q.shape[:3], dtype=torch.float32)
+    for _, a in _attention_rows(q, k, scale, chunk_size, _on_cpu(k) if copy_k is None else copy_k): score += a.sum(2)  # (B, H, N) from (B, H, c, N)
+    return score / q.shape[2]
 
 # %% ../../nbs/02_models.backbone.ipynb #419dbebc
 def gather_tokens(x:torch.Tensor, # Per-head tokens (B, H, N, dh)
@@ -316,14 +318,11 @@ _EAGER_CHUNK = 64 # Queries per chunk of the CPU route's attention maps, fixed: 
 def _attention_and_importance(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, scale:float, chunk_size:int|None, scores:bool=True)->tuple[torch.Tensor, torch.Tensor|None]:
     """A block's attention output (B, H, N, dh) as timm's eager path computes it, softmax((q * scale) @ k^T) @ v, a chunk of queries at a time,
     and (`scores`) the 'global' importance of every token (B, H, N) from those very probabilities: one QK^T and one softmax serve both"""
-    B, H, N, _ = q.shape
-    kt, step = k.transpose(-2, -1).contiguous(), chunk_size or N
-    out, score = q.new_empty(q.shape), q.new_zeros(B, H, N, dtype=torch.float32) if scores else None
-    for i in range(0, N, step):
-        a = ((q[:, :, i:i+step] * scale) @ kt).softmax(-1)  # (B, H, c, N): the rows of the attention map, as `token_importance` makes them
+    out, score = q.new_empty(q.shape), q.new_zeros(q.shape[:3], dtype=torch.float32) if scores else None
+    for i, a in _attention_rows(q, k, scale, chunk_size, True):  # the rows `token_importance` makes (q is float32 here)
         if scores: score += a.sum(2)
-        out[:, :, i:i+step] = a @ v
-    return out, (score / N if scores else None)
+        out[:, :, i:i + a.shape[2]] = a @ v
+    return out, (score / q.shape[2] if scores else None)
 
 class _FusedScores(TorchFunctionMode):
     "While the LPM runs on a CPU: an extracted block's attention is computed once, eagerly, and scores its tokens (or, opt-in, its fused kernel's log-sum-exp does)"
