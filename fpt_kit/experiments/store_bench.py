@@ -12,7 +12,7 @@ from PIL import Image
 from ..core import check_range
 from ..data.core import FPTData, fpt_dls, folder_items
 from ..data.items import hash_items
-from ..store import FeatureStore
+from ..store import FeatureStore, _write_at
 from ..preload import RESIZE_RULE, StoreRecords, preloaded_dls, _READ_THREADS
 
 # %% auto #0
@@ -29,9 +29,8 @@ def _kv(shape:Sequence[int], bs:int, seed:int=0)->tuple[torch.Tensor, torch.Tens
 
 def _raw_batch(fd:int, buf:np.ndarray, offset:int)->float:
     "Seconds to write `buf` at `offset` of `fd` with one pwrite and one fsync: the same bytes and durability as a store batch"
-    t, view = time.perf_counter(), memoryview(buf)
-    while len(view): n = os.pwrite(fd, view, offset); view, offset = view[n:], offset + n
-    os.fsync(fd)
+    t = time.perf_counter()
+    _write_at(fd, buf, offset); os.fsync(fd)
     return time.perf_counter() - t
 
 def write_bandwidth(root:str|Path, # A folder on the file system to measure (a disk, or /dev/shm for tmpfs)
