@@ -136,7 +136,7 @@ def preload(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             pos_resample:str=None, # Position-grid resampling when the LPM reads another size than its weights were trained at: 'reference' (the authors' DINO recipe; default) or 'timm'
             scale:str='auto', # How >8-bit and DICOM intensities become 0..255: auto, bits, dtype, minmax, or a window lo,hi (see load_image)
             root:str=None, # Stores go under root/<fingerprint> (default: the kit's cache, where `fpt-kit train` looks too)
-            dtype:str='float16', # Storage dtype: float16, bfloat16, float32 or int8 (about half the bytes of float16)
+            dtype:str='float16', # Storage dtype: float16, bfloat16, float32 or int8 (half the bytes of float16; heads of 16+ channels)
             bs:int=32, # Preload batch size (independent of training)
             num_workers:int=0, # Image-loading worker processes
             seed:int=0, # Seed of the split of unsplit data (give `fpt-kit train` the same)

@@ -239,7 +239,7 @@ def fit_fpt(self:FPTLearner,
 @patch
 def preload(self:FPTLearner,
             root:str|Path|None=None, # Stores live under root/<fingerprint hash> (default: the kit's cache)
-            dtype:str='float16', # Storage dtype: 'float16', 'bfloat16', 'float32' or 'int8' (about half the bytes of float16)
+            dtype:str='float16', # Storage dtype: 'float16', 'bfloat16', 'float32' or 'int8' (half the bytes of float16; heads of 16+ channels)
             bs:int=32, # Preload batch size (independent of the training batch size)
             num_workers:int|None=None, # Image-loading workers (default: those of the DataLoaders)
             rank:int=0, # This process's rank when several preload together

@@ -118,7 +118,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
             items:pd.DataFrame, # All items to store (every split)
             data:FPTData, # Views and normalisation (must match the backbone's resolution)
             root:str|Path|None=None, # Stores live under root/<fingerprint hash> (default: the kit's cache)
-            dtype:str='float16', # 'float16', 'bfloat16', 'float32' or 'int8' (about half the bytes of float16)
+            dtype:str='float16', # 'float16', 'bfloat16', 'float32' or 'int8' (half the bytes of float16; heads of 16+ channels)
             bs:int=32, # Preload batch size (independent of training)
             num_workers:int=0, # Image-loading worker processes
             rank:int=0, # This process's rank

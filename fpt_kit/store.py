@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from filelock import FileLock, Timeout
 from .core import check_choice
-from .models.fusion import quantize_kv, unpack_kv
+from .models.fusion import SCALE_BITS, quantize_kv, _quantize_rows, scales_not_finite
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'FEATURES_VERSION', 'record_shape', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
@@ -23,15 +23,16 @@ FORMAT_VERSION = 5 # Format of the stores this kit writes. 2: the checksum cover
 FEATURES_VERSION = 3 # What a preloaded record means (keyed by its image's content hash): in the fingerprint, so a format-3 store still serves the same features
 _DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32),
            'int8': (np.int8, torch.int8)}
-_INT8_FORMAT = 6 # int8 stores: records (2, L, H, k, dh + 2), each row's scale in its last two bytes, XXH3-64 checksums (4: CRC-32; kits that read only format 3 refuse both)
-_READS = {False: (FORMAT_VERSION, 3), True: (_INT8_FORMAT, 4)} # formats read, by int8-ness: the newest (written by new stores) first
+_INT8_FORMAT = 7 # int8 stores: records (2, L, H, k, dh), each row's scale in the lowest bits of its values (`quantize_kv`), XXH3-64 checksums
+_INT8_ROWS = (6, 4) # int8 formats with each row's scale in two bytes after it, (2, L, H, k, dh + 2) (4: CRC-32): still read and appended to
+_READS = {False: (FORMAT_VERSION, 3), True: (_INT8_FORMAT, *_INT8_ROWS)} # formats read, by int8-ness: the newest (written by new stores) first
 
 def _store_format(dtype:str)->int: return _READS[dtype == 'int8'][0]
 
-def record_shape(item_shape:Sequence[int], dtype:str)->tuple:
-    "Shape of one stored record, K and V together: (2, L, H, k, dh), or (2, L, H, k, dh + 2) for int8 (`quantize_kv`)"
+def record_shape(item_shape:Sequence[int], dtype:str, fmt:int|None=None)->tuple:
+    "Shape of one stored record, K and V together: (2, L, H, k, dh); (2, L, H, k, dh + 2) for int8 stores of format 6 or 4"
     L, H, k, dh = item_shape
-    return (2, L, H, k, dh + 2 * (dtype == 'int8'))
+    return (2, L, H, k, dh + 2 * (dtype == 'int8' and fmt in _INT8_ROWS))
 
 def fingerprint_hash(fingerprint:dict # JSON-serialisable description of how features were made
                     )->str:
@@ -79,7 +80,7 @@ def _manifest_ok(m:dict)->bool:
     try:
         shape_ok = all(type(n) is int and n > 0 for n in m['item_shape'])
         return (shape_ok and m['dtype'] in _DTYPES and m['fingerprint_hash'] == fingerprint_hash(m['fingerprint'])
-                and len(m['item_shape']) == 4 and m['record_bytes'] == int(np.prod(record_shape(m['item_shape'], m['dtype']))) * np.dtype(_DTYPES[m['dtype']][0]).itemsize
+                and len(m['item_shape']) == 4 and m['record_bytes'] == int(np.prod(record_shape(m['item_shape'], m['dtype'], m['format']))) * np.dtype(_DTYPES[m['dtype']][0]).itemsize
                 and type(m['shard_records']) is int and m['shard_records'] >= 1)
     except (KeyError, TypeError, ValueError): return False
 
@@ -89,7 +90,7 @@ class FeatureStore:
                  path:str|Path, # Store folder (see `FeatureStore.at` for the fingerprint-addressed location)
                  fingerprint:dict|None=None, # How the features were made; required to create, checked when opening
                  item_shape:Sequence[int]|None=None, # (L, H, k, dh) of one item's K (and V); required to create
-                 dtype:str='float16', # Storage dtype: 'float16', 'bfloat16', 'float32' or 'int8' (a float16 scale per token and head)
+                 dtype:str='float16', # Storage dtype: 'float16', 'bfloat16', 'float32' or 'int8' (half of float16: a float16 scale per token and head, carried in its values)
                  shard_mb:float=1024, # Target shard size in MiB
                  verify:bool=False, # Also check every record's checksum on open (reads the whole store once; `verify` does it later)
                 ):
@@ -111,6 +112,8 @@ class FeatureStore:
             if fingerprint is None or item_shape is None:
                 raise StoreError(f"there is no feature store at {self.path}; to create one give `fingerprint` and `item_shape` (or use `preload`)")
             check_choice('dtype', dtype, tuple(_DTYPES))
+            if dtype == 'int8' and item_shape[-1] < SCALE_BITS:
+                raise StoreError(f"an int8 store needs at least {SCALE_BITS} channels per head (each row carries its scale in them); this model's heads have dh={item_shape[-1]}: use dtype='float16'")
             rec = int(np.prod(record_shape(item_shape, dtype))) * np.dtype(_DTYPES[dtype][0]).itemsize
             self.manifest = dict(format=_store_format(dtype), fingerprint=fingerprint, fingerprint_hash=fingerprint_hash(fingerprint),
                                  item_shape=[int(s) for s in item_shape], dtype=dtype, record_bytes=rec,
@@ -124,7 +127,7 @@ class FeatureStore:
                                  "free space or choose another folder") from e
         self._check = _checksum(self.manifest['format'])  # a store keeps the checksum it was made with, appends included
         self._np_dtype, self.torch_dtype = _DTYPES[self.manifest['dtype']]
-        self.record_shape, self._fds = record_shape(self.manifest['item_shape'], self.manifest['dtype']), {}
+        self.record_shape, self._fds = record_shape(self.manifest['item_shape'], self.manifest['dtype'], self.manifest['format']), {}
         self.reload(verify)
 
     @classmethod
@@ -313,9 +316,9 @@ def _holder(note:Path, wait:float=1.0)->str:
         if time.monotonic() - t0 > wait: return 'another process'
         time.sleep(0.02)
 
-def _not_finite(x:torch.Tensor)->list[int]:
-    "Positions j of the items x[:, j] (x: (L, m, ...)) holding NaN or Inf (int8: in a scale): sums find the candidates (NaN and Inf survive a sum), an exact check confirms them"
-    if x.dtype == torch.int8: return (~torch.isfinite(unpack_kv(x)[1].transpose(0, 1).flatten(1)).all(1)).nonzero().flatten().tolist()
+def _not_finite(x:torch.Tensor, dh:int|None=None)->list[int]:
+    "Positions j of the items x[:, j] (x: (L, m, ...)) holding NaN or Inf (int8: in a scale; `dh` tells format-6 rows apart): sums find the candidates (NaN and Inf survive a sum), an exact check confirms them"
+    if x.dtype == torch.int8: return scales_not_finite(x, dh).transpose(0, 1).flatten(1).any(1).nonzero().flatten().tolist()
     flat = x.flatten(2)  # a view: each item's rows are contiguous
     part = math.gcd(flat.shape[2], 2048) if x.dtype == torch.float16 else flat.shape[2]  # float16 sums of 2048 values overflow only past a mean of 32
     sums = flat.view(*flat.shape[:2], -1, part).sum(-1)  # (L, m, parts): several times faster than isfinite over every value
@@ -391,11 +394,13 @@ class StoreWriter:
         st, n = self.store, len(todo)
         if todo != list(range(k.shape[1])):
             idx = torch.tensor(todo, device=k.device); k, v = k.index_select(1, idx), v.index_select(1, idx)
-        if st.torch_dtype == torch.int8: k, v = quantize_kv(k), quantize_kv(v)  # where they are (on a GPU: a quarter of the float32 transfer)
+        if st.torch_dtype == torch.int8:  # where they are (on a GPU: a quarter of the float32 transfer)
+            q = _quantize_rows if st.manifest['format'] in _INT8_ROWS else quantize_kv
+            k, v = q(k), q(v)
         if all(t.device.type == 'cpu' and t.dtype == st.torch_dtype and t.is_contiguous() for t in (k, v)): return (k, v), False  # no copy
         if k.is_cuda:
             k, v = k.to(st.torch_dtype), v.to(st.torch_dtype)
-            bad = sorted(set(_not_finite(k) + _not_finite(v)))  # as stored, where a check of the whole batch costs next to nothing
+            bad = sorted(set(_not_finite(k, st.item_shape[-1]) + _not_finite(v, st.item_shape[-1])))  # as stored, where a check of the whole batch costs next to nothing
             if bad: raise _NotFinite(bad)
         if self._buf is None or self._buf.shape[2] < n or self._buf.shape[3:] != k.shape[2:]:
             self._buf = torch.empty((2, k.shape[0], n, *k.shape[2:]), dtype=st.torch_dtype, pin_memory=k.is_cuda)
@@ -454,7 +459,7 @@ class StoreWriter:
         for c in range(a, b, per):
             if len(writes) >= 2: writes[-2].result()  # at most a piece ahead of the thread: it writes from the cache, not from memory
             part = [t[:, c:min(b, c + per)] for t in kv]
-            bad = [] if checked else sorted(set(_not_finite(part[0]) + _not_finite(part[1])))  # as stored: a float32 value beyond float16's range is refused too
+            bad = [] if checked else sorted(set(_not_finite(part[0], st.item_shape[-1]) + _not_finite(part[1], st.item_shape[-1])))  # as stored: a float32 value beyond float16's range is refused too
             if bad: raise _NotFinite([c + i for i in bad])
             blocks = [[row for t in part for row in t[:, j].view(torch.uint8).numpy()] for j in range(part[0].shape[1])]  # 2L blocks per record
             sums += [st._check(key, *r) for key, r in zip(keys[c:c + len(blocks)], blocks)]

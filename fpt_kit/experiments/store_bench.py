@@ -39,7 +39,8 @@ def write_bandwidth(root:str|Path, # A folder on the file system to measure (a d
                     bs:int=16, # Items per `write` (a preload batch)
                     repeats:int=3, # Runs; store and raw take turns batch by batch
                    )->pd.DataFrame:
-    "GB/s of `StoreWriter.write` (finite check, checksum, gathered write, sync, journal) against a raw write of the same bytes with the same syncs, per run"
+    """GB/s of `StoreWriter.write` (finite check, checksum, gathered write, sync, journal) against a raw write of the same bytes with the same syncs, per run;
+    `ratio` is raw time over store time for the run, `batch_ratio_median` the median of that ratio over the run's batch pairs (each pair meets the disk in the same state)"""
     check_range('bs', bs, 1, n_items, integer=True)
     kv, rows = _kv(item_shape, bs), []
     for rep in range(repeats):
@@ -47,19 +48,19 @@ def write_bandwidth(root:str|Path, # A folder on the file system to measure (a d
         try:
             st = FeatureStore(d/'store', dict(bench=rep), item_shape)
             nbytes, batches = bs * st.record_bytes, n_items // bs
-            buf, fd, t_store, t_raw = np.full(nbytes, 7, np.uint8), os.open(d/'raw.bin', os.O_WRONLY | os.O_CREAT, 0o644), 0.0, 0.0
+            buf, fd, ts, tr = np.full(nbytes, 7, np.uint8), os.open(d/'raw.bin', os.O_WRONLY | os.O_CREAT, 0o644), [], []
             try:
                 with st.writer() as w:
                     for b in range(batches):  # batch by batch, in turn (which goes first alternates): both meet the disk as it is at that moment
-                        if (b + rep) % 2: t_raw += _raw_batch(fd, buf, b * nbytes)
-                        t = time.perf_counter(); w.write([f"{rep}-{b}-{i}" for i in range(bs)], *kv); t_store += time.perf_counter() - t
-                        if (b + rep) % 2 == 0: t_raw += _raw_batch(fd, buf, b * nbytes)
+                        if (b + rep) % 2: tr.append(_raw_batch(fd, buf, b * nbytes))
+                        t = time.perf_counter(); w.write([f"{rep}-{b}-{i}" for i in range(bs)], *kv); ts.append(time.perf_counter() - t)
+                        if (b + rep) % 2 == 0: tr.append(_raw_batch(fd, buf, b * nbytes))
             finally: os.close(fd)
             st.close()
         finally: shutil.rmtree(d)
-        gb = batches * nbytes / 1e9
+        gb, t_store, t_raw = batches * nbytes / 1e9, sum(ts), sum(tr)
         rows.append(dict(root=str(root), run=rep, GB=round(gb, 3), store_GBps=round(gb / t_store, 3), raw_GBps=round(gb / t_raw, 3),
-                         ratio=round(t_raw / t_store, 3)))
+                         ratio=round(t_raw / t_store, 3), batch_ratio_median=round(float(np.median(np.array(tr) / np.array(ts))), 3)))
     return pd.DataFrame(rows)
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #91f34f1b
@@ -100,6 +101,21 @@ def _loader_read(store, keys:Sequence[str], bs:int, threads:int, seed:int=0, sta
         rec.batch(part, buf)
     return time.perf_counter() - t
 
+def _raw_records(store, keys:Sequence[str], bs:int, threads:int, seed:int=0)->float:
+    "Seconds for `_loader_read`'s pass with the same order, threads, read-ahead hints and buffer, but raw: positioned reads of the records' bytes, no index lookups by the reader and no checks"
+    from concurrent.futures import ThreadPoolExecutor
+    order = np.random.default_rng(seed).permutation(len(keys))
+    where = [store._index[keys[i]][:3] for i in order]  # (rank, shard, position) of each record, in the pass's order
+    buf = np.empty((bs, store.record_bytes), np.uint8)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        store.prefetch([keys[i] for i in order[:bs]])
+        for a in range(0, len(keys), bs):
+            if a + bs < len(keys): store.prefetch([keys[i] for i in order[a + bs:a + 2 * bs]])
+            part = where[a:a + bs]
+            list(pool.map(lambda j: store._read(*part[j], out=buf[j]), range(len(part))))
+    return time.perf_counter() - t
+
 def read_bandwidth(root:str|Path, # A folder on the disk to measure
                    item_shape:Sequence[int]=FPT_PLUS_512, # (L, H, k, dh) of one record
                    n_items:int=64, # Items in the store
@@ -107,7 +123,8 @@ def read_bandwidth(root:str|Path, # A folder on the disk to measure
                    threads:int=_READ_THREADS, # Threads reading a batch (the training loader's)
                    repeats:int=3, # Runs
                   )->pd.DataFrame:
-    "Opening the store against reading every record; GB/s of the training loader's record reads from the store (into a reused buffer, as for a GPU; and into fresh memory, as on a CPU) against a raw read of its shards, cold (page cache dropped before each) and warm"
+    """Opening the store against reading every record; GB/s of the training loader's record reads from the store (into a reused buffer, as for a GPU; and into fresh memory, as on a CPU)
+    against a raw sequential read of its shards (`*_ratio`) and against raw reads of the same records in the same shuffled order (`*_over_raw_shuffled`), cold (page cache dropped before each) and warm"""
     d = Path(tempfile.mkdtemp(prefix='fpt_store_bench_', dir=root))
     rows = []
     try:
@@ -121,15 +138,14 @@ def read_bandwidth(root:str|Path, # A folder on the disk to measure
             row = dict(run=rep, items=n_items, GB=round(gb, 3), open_ms=round(1e3 * t_open, 2), read_all_ms=round(1e3 * t_all, 1),
                        open_over_read_all=round(t_open / t_all, 4))
             for cache in ('cold', 'warm'):
-                if cache == 'cold': _drop_cache(files)
-                t_raw = _raw_read(files)
-                if cache == 'cold': _drop_cache(files)
-                else: _raw_read(files)
-                t_dl = _loader_read(st, keys, bs, threads, seed=rep)
-                if cache == 'cold': _drop_cache(files)
-                t_fresh = _loader_read(st, keys, bs, threads, seed=rep, staged=False)
+                def timed(f, *a, **kw):  # cold: the page cache is dropped before each read; warm: every file is read once first
+                    _drop_cache(files) if cache == 'cold' else _raw_read(files)
+                    return f(*a, **kw)
+                t_raw, t_dl = timed(_raw_read, files), timed(_loader_read, st, keys, bs, threads, seed=rep)
+                t_pat, t_fresh = timed(_raw_records, st, keys, bs, threads, seed=rep), timed(_loader_read, st, keys, bs, threads, seed=rep, staged=False)
                 row.update({f'{cache}_raw_GBps': round(gb / t_raw, 3), f'{cache}_loader_GBps': round(gb / t_dl, 3), f'{cache}_ratio': round(t_raw / t_dl, 3),
-                            f'{cache}_fresh_GBps': round(gb / t_fresh, 3)})
+                            f'{cache}_fresh_GBps': round(gb / t_fresh, 3), f'{cache}_raw_shuffled_GBps': round(gb / t_pat, 3),
+                            f'{cache}_over_raw_shuffled': round(t_pat / t_dl, 3)})
             rows.append(row)
         st.close()
     finally: shutil.rmtree(d)
@@ -180,7 +196,7 @@ FPT_512 = (12, 12, 205, 64) # (L, H, k, dh) of an FPT record of ViT-B/16 at 512 
 
 def record_sizes(shapes:dict|None=None, # name -> (L, H, k, dh); default: FPT+ and FPT of ViT-B/16 at 512 px
                 )->pd.DataFrame:
-    "Bytes of one record in an int8 store against float16, per record shape (the scales cost 2 bytes per dh values)"
+    "Bytes of one record in an int8 store against float16, per record shape (the scales ride in the values: exactly half)"
     from fpt_kit.store import record_shape
     shapes = shapes or {'FPT+ ViT-B/16 512': FPT_PLUS_512, 'FPT ViT-B/16 512': FPT_512}
     rows = [dict(record=n, fp16_MiB=np.prod(record_shape(s, 'float16')) * 2 / 2**20, int8_MiB=np.prod(record_shape(s, 'int8')) / 2**20) for n, s in shapes.items()]

@@ -10,7 +10,8 @@ from torch import nn
 from ..core import check_range
 
 # %% auto #0
-__all__ = ['attention_weights', 'quantize_kv', 'unpack_kv', 'dequantize_kv', 'cross_attention', 'FusionModule']
+__all__ = ['SCALE_BITS', 'attention_weights', 'quantize_kv', 'scales_not_finite', 'unpack_kv', 'dequantize_kv', 'cross_attention',
+           'FusionModule']
 
 # %% ../../nbs/04_models.fusion.ipynb #acfd157a
 def _attention_dtype(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor):
@@ -30,28 +31,66 @@ def attention_weights(q:torch.Tensor, # Queries (..., P, dh)
     "Softmax attention weights of the queries over the keys, (..., P, k) in float32"
     return ((q @ k.transpose(-2, -1)) * scale).float().softmax(-1)
 
-def quantize_kv(x:torch.Tensor, # Keys or values (..., dh), any float dtype
+SCALE_BITS = 16 # an int8 row carries its float16 scale in the lowest bit of its first 16 values
+
+def _scale_bits(x:torch.Tensor, dh:int)->torch.Tensor:
+    "Rows of at least `SCALE_BITS` values to carry their scale, or a clear refusal"
+    if dh < SCALE_BITS: raise ValueError(f"int8 keys and values need at least {SCALE_BITS} channels per head to carry their scales; these have dh={dh}: store them as float16")
+    return torch.arange(SCALE_BITS, device=x.device, dtype=torch.int32)
+
+def quantize_kv(x:torch.Tensor, # Keys or values (..., dh), any float dtype, dh >= 16
                )->torch.Tensor:
-    "`x` as int8 with one float16 scale per row (per token and head): (..., dh + 2) int8, each row's values then its scale's two bytes"
-    s = (x.float().abs().amax(-1, keepdim=True) / 127).half()  # (..., 1): NaN or Inf in a row makes its scale NaN or Inf
+    """`x` as int8 (..., dh), exactly half the bytes of float16: each row (a token of a head) scaled by its own largest magnitude to -127..127,
+    the row's float16 scale carried bit by bit in the lowest bit of its first 16 values (each of those is the nearest level of the right parity)"""
+    bits = _scale_bits(x, x.shape[-1])
+    m = x.float().abs().amax(-1, keepdim=True)  # (..., 1): NaN or Inf in a row makes its scale NaN or Inf
+    s = (m / 127).half()
+    s = torch.where(s.float() * 127 < m, s.nextafter(torch.full_like(s, float('inf'))), s)  # rounded up where float16 rounded down: no level past 127
     sf = s.float()
-    q = torch.where(sf > 0, x.float() / torch.where(sf > 0, sf, 1), 0).round().clamp(-127, 127).to(torch.int8)  # with the scale as stored
+    ok = torch.isfinite(sf) & (sf > 0)
+    y = torch.where(ok, x.float() / torch.where(ok, sf, 1), 0)  # with the scale as stored
+    r = y.round().clamp(-127, 127)
+    want = ((s.view(torch.int16).int() >> bits) & 1).float()  # (..., 16): the scale's bits, lowest first
+    head = r[..., :SCALE_BITS]
+    head = torch.where(head.int().remainder(2).float() == want, head, head + torch.where(y[..., :SCALE_BITS] >= head, 1., -1.))  # the other neighbour
+    head = torch.where(head > 127, head - 2, torch.where(head < -127, head + 2, head))  # 128 -> 126, -128 -> -126: same parity, in range
+    return torch.cat([head, r[..., SCALE_BITS:]], -1).to(torch.int8)
+
+def _legacy_rows(t:torch.Tensor, dh:int|None)->bool:
+    "Whether int8 `t` has format-6 rows (dh + 2: values, then the scale's two bytes) rather than scales in the values' lowest bits"
+    return dh is not None and t.shape[-1] == dh + 2
+
+def _quantize_rows(x:torch.Tensor)->torch.Tensor:
+    "`x` as format-6 int8 rows (..., dh + 2): each row's values, then its float16 scale's two bytes (appends to format-6 stores)"
+    s = (x.float().abs().amax(-1, keepdim=True) / 127).half()
+    sf = s.float()
+    q = torch.where(sf > 0, x.float() / torch.where(sf > 0, sf, 1), 0).round().clamp(-127, 127).to(torch.int8)
     return torch.cat([q, s.view(torch.int8)], -1)
 
-def unpack_kv(t:torch.Tensor)->tuple[torch.Tensor, torch.Tensor]:
-    "int8 keys or values (..., dh + 2) from `quantize_kv` -> their int8 values (..., dh) and float16 scales (...)"
-    return t[..., :-2], t[..., -2:].contiguous().view(torch.float16)[..., 0]
+def scales_not_finite(t:torch.Tensor, dh:int|None=None)->torch.Tensor:
+    "(...,) bool: the rows of int8 `t` (`unpack_kv`) whose scale is NaN or Inf, read from the scale's exponent bits alone (all ones)"
+    if _legacy_rows(t, dh): return ~torch.isfinite(unpack_kv(t, dh)[1])
+    return (t[..., 10:15] & 1).sum(-1, dtype=torch.int32) == 5  # float16: bits 10..14 are the exponent
 
-def dequantize_kv(t:torch.Tensor, dtype=torch.float32)->torch.Tensor:
-    "int8 keys or values (..., dh + 2) -> (..., dh) in `dtype` (for checks and display: the attention never makes this copy)"
-    q, s = unpack_kv(t)
+def unpack_kv(t:torch.Tensor, # int8 keys or values (..., dh) from `quantize_kv` (or (..., dh + 2) rows of a format-6 store)
+              dh:int|None=None, # The head dimension, to tell the two apart (None: `quantize_kv`'s)
+             )->tuple[torch.Tensor, torch.Tensor]:
+    "int8 keys or values -> their int8 values (..., dh) and float16 scales (...), no copy of the values"
+    if _legacy_rows(t, dh): return t[..., :-2], t[..., -2:].contiguous().view(torch.float16)[..., 0]
+    bits = _scale_bits(t, t.shape[-1])
+    code = ((t[..., :SCALE_BITS].int() & 1) << bits).sum(-1)  # (...,) 0..65535
+    return t, torch.where(code > 32767, code - 65536, code).to(torch.int16).view(torch.float16)
+
+def dequantize_kv(t:torch.Tensor, dtype=torch.float32, dh:int|None=None)->torch.Tensor:
+    "int8 keys or values (`unpack_kv`) -> (..., dh) in `dtype` (for checks and display: the attention never makes this copy)"
+    q, s = unpack_kv(t, dh)
     return q.to(dtype) * s.to(dtype)[..., None]
 
 def _int8_attention(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, scale:float, return_weights:bool):
     "Attention over int8 keys and values, a layer at a time: the keys' scales multiply the logits, the values' scales the weights"
-    dt, ctxs, ws = q.dtype, [], []
+    dt, dh, ctxs, ws = q.dtype, q.shape[-1], [], []
     for l in range(k.shape[0]):  # one layer's int8 K and V are cast to q's dtype at a time, never the whole batch
-        (kq, ks), (vq, vs) = unpack_kv(k[l]), unpack_kv(v[l])  # (B, H, k, dh) int8, (B, H, k) float16
+        (kq, ks), (vq, vs) = unpack_kv(k[l], dh), unpack_kv(v[l], dh)  # (B, H, k, dh) int8, (B, H, k) float16
         logits = (q[l] * (scale / 127)) @ kq.to(dt).transpose(-2, -1)  # (B, H, P, k); int8 values up to 127 stay in half range
         w = (logits * (127 * ks.to(dt))[..., None, :]).float().softmax(-1)  # (B, H, P, k) float32
         ctxs.append((w * vs.float()[..., None, :]).to(dt) @ vq.to(dt))  # (B, H, P, dh)
@@ -60,7 +99,7 @@ def _int8_attention(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, scale:float,
     return (ctx, torch.stack(ws)) if return_weights else ctx
 
 def cross_attention(q:torch.Tensor, # Queries (L, B, H, P, dh)
-                    k:torch.Tensor, # Keys (L, B, H, k, dh), layer-first or a transposed batch-first tensor; or int8 (L, B, H, k, dh + 2) from `quantize_kv`
+                    k:torch.Tensor, # Keys (L, B, H, k, dh), layer-first or a transposed batch-first tensor; or int8 from `quantize_kv`
                     v:torch.Tensor, # Values, like `k`
                     scale:float|None=None, # Attention scale (None: dh**-0.5)
                     return_weights:bool=False, # Also return the attention weights (L, B, H, P, k), float32
@@ -102,7 +141,7 @@ class FusionModule(nn.Module):
                              "the prompts are added back at one of those widths")
         if not prompt_proj and prompt_dim != lpm_dim:
             raise ValueError(f"prompt_proj=False needs prompt_dim=lpm_dim={lpm_dim}: prompts of width {prompt_dim} cannot query {lpm_dim}-wide keys")
-        self.num_heads, self.residual_in_lpm = num_heads, prompt_dim == lpm_dim
+        self.num_heads, self.head_dim, self.residual_in_lpm = num_heads, lpm_dim // num_heads, prompt_dim == lpm_dim
         self.scale = (lpm_dim // num_heads) ** -0.5  # 1/sqrt(d_h), as the LPM's own attention; both attention paths read it
         self.prompts = nn.Parameter(torch.empty(n_layers, n_prompts, prompt_dim))  # (L, P, prompt_dim)
         nn.init.normal_(self.prompts, std=1e-6)
@@ -123,17 +162,17 @@ class FusionModule(nn.Module):
         return q.view(L, 1, P, self.num_heads, d // self.num_heads).transpose(2, 3).expand(L, B, -1, -1, -1)
 
     def forward(self,
-                k:torch.Tensor, # Selected keys (L, B, H, k, dh); or int8 (L, B, H, k, dh + 2) from an int8 store (`quantize_kv`)
+                k:torch.Tensor, # Selected keys (L, B, H, k, dh); or int8 from an int8 store (`quantize_kv`)
                 v:torch.Tensor, # Selected values, like `k`
                 return_attention:bool=False, # Also return the prompts' attention weights (L, B, H, P, k), float32
                ):
         "Fused prompts (L, B, P, d_s); with `return_attention`, `(fused, attention)` from one explicit-softmax pass"
         k, v = k.as_subclass(torch.Tensor), v.as_subclass(torch.Tensor)
         L, B, H, _, dh = k.shape
-        if k.dtype == torch.int8: dh -= 2  # each row carries its scale
-        if L != self.n_layers or H != self.num_heads or v.shape != k.shape:
+        if k.dtype == torch.int8 and _legacy_rows(k, self.head_dim): dh -= 2  # a format-6 store's rows carry their scale after the values
+        if L != self.n_layers or H != self.num_heads or dh != self.head_dim or v.shape != k.shape:
             raise ValueError(f"keys {tuple(k.shape)} / values {tuple(v.shape)} do not fit this fusion module: it needs "
-                             f"(L={self.n_layers}, B, H={self.num_heads}, k, dh) for both")
+                             f"(L={self.n_layers}, B, H={self.num_heads}, k, dh={self.head_dim}) for both")
         ctx = cross_attention(self.queries(B), k, v, self.scale, return_attention)  # (L, B, H, P, dh)
         if return_attention: ctx, attn = ctx  # and (L, B, H, P, k)
         ctx = ctx.transpose(2, 3).reshape(L, B, self.n_prompts, H * dh)  # (L, B, P, d)
