@@ -246,7 +246,7 @@ def read_into(self:FeatureStore, key:str, out:np.ndarray|None=None)->np.ndarray:
 
 @patch
 def __getitem__(self:FeatureStore, key:str)->tuple[torch.Tensor, torch.Tensor]:
-    "K and V of one item, each (L, H, k, dh) in the store dtype (int8: (L, H, k, dh + 2) with the scales); the record's checksum is checked on every read"
+    "K and V of one item, each (L, H, k, dh) in the store dtype (int8: packed with the scales, read with `unpack_kv`; (L, H, k, dh + 2) for stores of format 6 or 4); the record's checksum is checked on every read"
     rec = torch.from_numpy(self.read_into(key).view(self._np_dtype)).view(self.torch_dtype).view(self.record_shape)
     return rec[0], rec[1]
 
