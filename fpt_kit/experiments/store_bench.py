@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #2c18bfb5
 from __future__ import annotations
-import os, shutil, tempfile, time
+import math, os, shutil, tempfile, time
 from pathlib import Path
 from typing import Sequence
 import numpy as np, pandas as pd, torch
@@ -17,7 +17,7 @@ from ..preload import RESIZE_RULE, StoreRecords, preloaded_dls, _READ_THREADS
 
 # %% auto #0
 __all__ = ['FPT_PLUS_512', 'FPT_512', 'write_bandwidth', 'read_bandwidth', 'resident_epoch', 'record_sizes', 'int8_demo_auc',
-           'store_bench']
+           'store_goals', 'store_bench']
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #4f9e2e9c
 FPT_PLUS_512 = (12, 12, 102, 64) # (L, H, k, dh) of an FPT+ record of ViT-B/16 at 512 px: 3.6 MiB in fp16
@@ -33,6 +33,11 @@ def _raw_batch(fd:int, buf:np.ndarray, offset:int)->float:
     _write_at(fd, buf, offset); os.fsync(fd)
     return time.perf_counter() - t
 
+def _touch(root:Path, nbytes:int):
+    "Write `nbytes` to a file in `root`, sync it and delete it: memory a process (or a VM) touches for the first time costs several times more to write into, for raw and store alike, so the runs start after this"
+    with tempfile.NamedTemporaryFile(dir=root) as f:
+        _raw_batch(f.fileno(), np.full(nbytes, 1, np.uint8), 0)
+
 def write_bandwidth(root:str|Path, # A folder on the file system to measure (a disk, or /dev/shm for tmpfs)
                     item_shape:Sequence[int]=FPT_PLUS_512, # (L, H, k, dh) of one record
                     n_items:int=64, # Items written per run
@@ -43,6 +48,7 @@ def write_bandwidth(root:str|Path, # A folder on the file system to measure (a d
     `ratio` is raw time over store time for the run, `batch_ratio_median` the median of that ratio over the run's batch pairs (each pair meets the disk in the same state)"""
     check_range('bs', bs, 1, n_items, integer=True)
     kv, rows = _kv(item_shape, bs), []
+    _touch(Path(root), n_items // bs * bs * 4 * math.prod(item_shape))  # a run's bytes: K and V of each item in float16
     for rep in range(repeats):
         d = Path(tempfile.mkdtemp(prefix='fpt_store_bench_', dir=root))
         try:
@@ -80,7 +86,7 @@ def _drop_cache(files:Sequence[Path]):
         finally: os.close(fd)
 
 def _raw_read(files:Sequence[Path], chunk:int=8 * 2**20)->float:
-    "Seconds to read `files` in order, in large reads into one reused buffer"
+    "Seconds to read `files` in order, `chunk` bytes at a time into one reused buffer of that size"
     buf = bytearray(chunk)
     t = time.perf_counter()
     for f in files:
@@ -88,20 +94,21 @@ def _raw_read(files:Sequence[Path], chunk:int=8 * 2**20)->float:
             while fh.readinto(buf): pass
     return time.perf_counter() - t
 
-def _loader_read(store, keys:Sequence[str], bs:int, threads:int, seed:int=0, staged:bool=True)->float:
+def _loader_read(store, keys:Sequence[str], bs:int, threads:int, seed:int=0, staged:bool=True, ahead:int=4)->float:
     """Seconds for a shuffled pass over `keys` in batches, fetched as the training loader fetches them (`StoreRecords.batch`, `threads` threads,
-    every record checked; the next batch's records asked for ahead, as the loader's workers do): `staged`, into one reused buffer, as batches bound for a GPU are (there the buffer is pinned), else into fresh memory each batch, as on a CPU"""
+    every record checked; the records of the next `ahead` batches asked for ahead, as the loader's workers do for the batches they build ahead):
+    `staged`, into one reused buffer, as batches bound for a GPU are (there the buffer is pinned), else into fresh memory each batch, as on a CPU"""
     order, rec = np.random.default_rng(seed).permutation(len(keys)), StoreRecords(store, threads)
     buf = torch.empty((bs, *store.record_shape), dtype=store.torch_dtype) if staged else None
     batches = [[keys[i] for i in order[a:a + bs]] for a in range(0, len(keys), bs)]
     t = time.perf_counter()
-    store.prefetch(batches[0])
+    for part in batches[:ahead]: store.prefetch(part)
     for b, part in enumerate(batches):
-        if b + 1 < len(batches): store.prefetch(batches[b + 1])  # as the loader's workers do for the batches they assemble ahead
+        if b + ahead < len(batches): store.prefetch(batches[b + ahead])  # as the loader's workers do for the batches they build ahead
         rec.batch(part, buf)
     return time.perf_counter() - t
 
-def _raw_records(store, keys:Sequence[str], bs:int, threads:int, seed:int=0)->float:
+def _raw_records(store, keys:Sequence[str], bs:int, threads:int, seed:int=0, ahead:int=4)->float:
     "Seconds for `_loader_read`'s pass with the same order, threads, read-ahead hints and buffer, but raw: positioned reads of the records' bytes, no index lookups by the reader and no checks"
     from concurrent.futures import ThreadPoolExecutor
     order = np.random.default_rng(seed).permutation(len(keys))
@@ -109,9 +116,9 @@ def _raw_records(store, keys:Sequence[str], bs:int, threads:int, seed:int=0)->fl
     buf = np.empty((bs, store.record_bytes), np.uint8)
     t = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        store.prefetch([keys[i] for i in order[:bs]])
+        store.prefetch([keys[i] for i in order[:ahead * bs]])
         for a in range(0, len(keys), bs):
-            if a + bs < len(keys): store.prefetch([keys[i] for i in order[a + bs:a + 2 * bs]])
+            if a + ahead * bs < len(keys): store.prefetch([keys[i] for i in order[a + ahead * bs:a + (ahead + 1) * bs]])
             part = where[a:a + bs]
             list(pool.map(lambda j: store._read(*part[j], out=buf[j]), range(len(part))))
     return time.perf_counter() - t
@@ -121,12 +128,14 @@ def read_bandwidth(root:str|Path, # A folder on the disk to measure
                    n_items:int=64, # Items in the store
                    bs:int=16, # Loader batch size
                    threads:int=_READ_THREADS, # Threads reading a batch (the training loader's)
+                   workers:int=2, # The loader's worker processes: fastai's workers build 2 batches ahead each, so the records of `2 * workers` batches are asked for ahead
                    repeats:int=3, # Runs
                   )->pd.DataFrame:
     """Opening the store against reading every record; GB/s of the training loader's record reads from the store (into a reused buffer, as for a GPU; and into fresh memory, as on a CPU)
-    against a raw sequential read of its shards (`*_ratio`) and against raw reads of the same records in the same shuffled order (`*_over_raw_shuffled`), cold (page cache dropped before each) and warm"""
+    against a raw sequential read of its shards into a reused buffer of one batch (`*_ratio`) and against raw reads of the same records in the same shuffled order (`*_over_raw_shuffled`),
+    cold (page cache dropped before each) and warm"""
     d = Path(tempfile.mkdtemp(prefix='fpt_store_bench_', dir=root))
-    rows = []
+    rows, ahead = [], 2 * max(1, workers)
     try:
         keys = [f"item{i}" for i in range(n_items)]
         st = _store_with(d/'store', item_shape, keys, bs)
@@ -141,15 +150,15 @@ def read_bandwidth(root:str|Path, # A folder on the disk to measure
                 def timed(f, *a, **kw):  # cold: the page cache is dropped before each read; warm: every file is read once first
                     _drop_cache(files) if cache == 'cold' else _raw_read(files)
                     return f(*a, **kw)
-                t_raw, t_dl = timed(_raw_read, files), timed(_loader_read, st, keys, bs, threads, seed=rep)
-                t_pat, t_fresh = timed(_raw_records, st, keys, bs, threads, seed=rep), timed(_loader_read, st, keys, bs, threads, seed=rep, staged=False)
+                t_raw, t_dl = timed(_raw_read, files, bs * st.record_bytes), timed(_loader_read, st, keys, bs, threads, rep, ahead=ahead)
+                t_pat, t_fresh = timed(_raw_records, st, keys, bs, threads, rep, ahead), timed(_loader_read, st, keys, bs, threads, rep, False, ahead)
                 row.update({f'{cache}_raw_GBps': round(gb / t_raw, 3), f'{cache}_loader_GBps': round(gb / t_dl, 3), f'{cache}_ratio': round(t_raw / t_dl, 3),
                             f'{cache}_fresh_GBps': round(gb / t_fresh, 3), f'{cache}_raw_shuffled_GBps': round(gb / t_pat, 3),
                             f'{cache}_over_raw_shuffled': round(t_pat / t_dl, 3)})
             rows.append(row)
         st.close()
     finally: shutil.rmtree(d)
-    return pd.DataFrame(rows).assign(threads=threads)
+    return pd.DataFrame(rows).assign(threads=threads, batches_ahead=ahead)
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #8897bc25
 def resident_epoch(root:str|Path, # A folder on the disk to measure
@@ -230,6 +239,26 @@ def int8_demo_auc(seeds:Sequence[int]=(0, 1, 2), # Seeds of FPT's training (the 
     return pd.DataFrame(rows)
 
 # %% ../../nbs/13j_experiments.store_bench.ipynb #aa37a0a6
+_GOALS = [  # (table, rows, column, goal, at least (True) or at most): the data path's goals, each judged on the median over the runs
+    ('store_write', 'tmpfs', 'store_GBps', 2.0, True), ('store_write', 'disk', 'ratio', 0.9, True), ('store_write', 'disk', 'batch_ratio_median', 0.9, True),
+    ('store_open_read', None, 'open_over_read_all', 0.1, False),
+    ('store_open_read', None, 'cold_ratio', 0.9, True), ('store_open_read', None, 'cold_over_raw_shuffled', 0.9, True),
+    ('store_int8_bytes', None, 'ratio', 0.5, False)]
+
+def store_goals(res:dict[str, pd.DataFrame], # `store_bench`'s tables
+                tmpfs:str|Path|None='/dev/shm', # The tmpfs folder its write table measured (other roots count as the disk)
+               )->pd.DataFrame:
+    "One row per goal of the data path: the median over the runs of the ratio (or GB/s) that measures it, its range, and whether the median meets the goal"
+    rows = []
+    for table, which, col, goal, at_least in _GOALS:
+        df = res[table]
+        if which is not None: df = df[(df.root == str(tmpfs)) == (which == 'tmpfs')]
+        if not len(df): continue
+        x = df[col].astype(float)
+        rows.append(dict(table=table, rows=which or 'all', measure=col, median=round(x.median(), 3), min=round(x.min(), 3), max=round(x.max(), 3), runs=len(x),
+                         goal=f"{'>=' if at_least else '<='} {goal:g}", met=bool(x.median() >= goal if at_least else x.median() <= goal)))
+    return pd.DataFrame(rows)
+
 def store_bench(out:str|Path|None=None, # CSVs go here (none when None)
                 disk:str|Path|None=None, # A folder on the disk to measure (default: the system's temporary folder)
                 tmpfs:str|Path|None='/dev/shm', # A tmpfs folder (skipped when absent)
@@ -239,13 +268,14 @@ def store_bench(out:str|Path|None=None, # CSVs go here (none when None)
                 workers:int=2, # Loader worker processes
                 repeats:int=3, # Runs of each measurement
                )->dict[str, pd.DataFrame]:
-    "The feature store's write, open and read paths and the resident loader, each against its baseline in the same run (`fpt-kit bench --what store`)"
+    "The feature store's write, open and read paths and the resident loader, each against its baseline in the same run, and the goals they meet (`fpt-kit bench --what store`)"
     disk = Path(disk or tempfile.gettempdir())
     roots = [Path(tmpfs)] if tmpfs and Path(tmpfs).is_dir() else []
     res = {'store_write': pd.concat([write_bandwidth(r, item_shape, n_items, bs, repeats) for r in roots + [disk]], ignore_index=True),
            'store_int8_bytes': record_sizes(),
-           'store_open_read': read_bandwidth(disk, item_shape, n_items, bs, repeats=repeats),
+           'store_open_read': read_bandwidth(disk, item_shape, n_items, bs, workers=workers, repeats=repeats),
            'store_resident': resident_epoch(disk, item_shape, n_items, bs, workers, repeats)}
+    res['store_goals'] = store_goals(res, roots[0] if roots else None)
     if out is not None:
         Path(out).mkdir(parents=True, exist_ok=True)
         for name, df in res.items(): df.to_csv(Path(out)/f"{name}.csv", index=False)
