@@ -222,6 +222,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
           seed:int=0, # Seed of the split of unsplit data, initialisation, augmentation and shuffling
           online:store_true=False, # FPT, FPT+: run the LPM every step instead of preloading its features
           root:str=None, # Feature stores go under root/<fingerprint> (default: the kit's cache, shared with `fpt-kit preload`)
+          dtype:str='float16', # Storage dtype of the preloaded features, as for `fpt-kit preload`: float16, bfloat16, float32 or int8 (half the bytes of float16)
           bf16:store_true=False, # Mixed precision (bf16) on a GPU
           allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
           overwrite:store_true=False, # Replace the run already in --out
@@ -233,11 +234,14 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     graded = bool(recipe and load_recipe(recipe).graded)
     if monitor == 'kappa' and not graded: raise ValueError("--monitor kappa needs a graded recipe (--recipe messidor2 or ddr); use auc, accuracy or valid_loss")
     check_choice('--monitor', monitor, ('valid_loss', 'auc', 'accuracy') + (('kappa',) if graded else ()))
+    check_choice('--dtype', dtype, ('float16', 'bfloat16', 'float32', 'int8'))
+    if dtype != 'float16' and (online or not _method(method).preloadable):
+        raise ValueError(f"--dtype {dtype} is the storage dtype of preloaded features, and --method {method}{' --online' if online else ''} preloads none; leave --dtype out")
     rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
     with _out_folder(out, overwrite, rank == 0): _train(**locals())
 
 def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, options, lpm_size, side_size, token_ratio, pos_resample, scale,
-           epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world, prepared=None):
+           epochs, lr, bs, monitor, num_workers, seed, online, root, bf16, allow_duplicates, overwrite, graded, rank, world, dtype='float16', prepared=None):
     "`train` once its arguments and --out are checked; `prepared`: (items, FPTData, recipe) already read (`fpt-kit compare`); returns the learner"
     m = get_method(method)
     cfg, lpm_size, side_size = _cfg(m, lpm_size, side_size, arch is None and weights is None, options, token_ratio=token_ratio, pos_resample=pos_resample)
@@ -254,7 +258,7 @@ def _train(data, out, method, recipe, arch, weights, pretrained, model_kwargs, o
     if bf16: learn.to_bf16()
     store = None
     if m.preloadable and not online:
-        store = learn.preload(root=root, rank=rank, world_size=world, progress=rank == 0, switch=False)
+        store = learn.preload(root=root, dtype=dtype, rank=rank, world_size=world, progress=rank == 0, switch=False)
         if rank == 0: print(f"features: {store.report}\n  in {store.path}")
         distrib_barrier()
         learn.dls = preloaded_dls(dls, store.reload(), backbone=learn.model.backbone)  # each record is checked when read; `fpt-kit store verify` checks all
