@@ -214,13 +214,16 @@ def _record(key:str, shape)->tuple:
     return tuple(torch.randn(shape[0], 1, *shape[1:], generator=g) for _ in range(2))
 
 def batch_kill_trial(ctx:Setup, trial:int, rng:random.Random, S:dict, n:int=40):
-    "Kill a batched writer at random; acknowledged batches must survive, and only correct items be served"
+    "Kill a batched writer at random; acknowledged batches must survive, and only correct items be served (every third trial: an int8 store)"
     import fpt_kit.store as fs
-    root, shape, threads = ctx.work/f"batch{trial}", (2, 2, 8, 16), trial % 2 == 1
+    from fpt_kit.models.fusion import quantize_kv
+    root, shape, threads, int8 = ctx.work/f"batch{trial}", (2, 2, 8, 16), trial % 2 == 1, trial % 3 == 2
     spath, keys, ack = root/'store', [f"item{j}" for j in range(n)], root/'acked'
     root.mkdir()
-    FeatureStore(spath, dict(trial=trial), shape, shard_mb=rng.choice([1024, 3 * 2048 / 2**20]))  # records of 2048 bytes: one shard, or three records a shard
-    expect = {k: tuple(t[:, 0].half().numpy().tobytes() for t in _record(k, shape)) for k in keys}
+    FeatureStore(spath, dict(trial=trial), shape, dtype='int8' if int8 else 'float16',
+                 shard_mb=rng.choice([1024, 3 * 2048 / 2**20]))  # float16 records of 2048 bytes (int8: 1024): one shard, or three (six) records a shard
+    as_stored = quantize_kv if int8 else torch.Tensor.half
+    expect = {k: tuple(as_stored(t[:, 0]).numpy().tobytes() for t in _record(k, shape)) for k in keys}
     def write():
         if threads: fs._CHUNK_BYTES = 1  # a piece per record: written by the thread while the next is checked
         st = FeatureStore(spath)
@@ -254,7 +257,7 @@ def batch_kill_trial(ctx:Setup, trial:int, rng:random.Random, S:dict, n:int=40):
     st = FeatureStore(spath).verify()
     S['lost'] += sum(k not in st for k in keys)
     S['wrong'] += sum(tuple(t.numpy().tobytes() for t in st[k]) != expect.get(k) for k in st.keys())
-    S['batch_kill_trials'] += 1; S['batch_kill_trials_threaded'] += threads
+    S['batch_kill_trials'] += 1; S['batch_kill_trials_threaded'] += threads; S['batch_kill_trials_int8'] += int8
     shutil.rmtree(root)
 
 def concurrent_trial(ctx:Setup, trial:int, S:dict):
@@ -347,7 +350,7 @@ def run(trials:int=20, seed:int=0, kills:int=3, work:Path|None=None)->dict:
     own = work is None
     work = Path(tempfile.mkdtemp(prefix='fpt_fault_')) if own else Path(work)
     S = dict(trials=trials, seed=seed, items=0, kill_trials=0, kills=0, kills_start_up=0, kills_items=0, ended_before_kill=0,
-             torn_after_kill=0, resumes=0, batch_kill_trials=0, batch_kill_trials_threaded=0, batch_kills=0, batch_acked=0, concurrent_trials=0, concurrent_refused=0, concurrent_coordinated=0,
+             torn_after_kill=0, resumes=0, batch_kill_trials=0, batch_kill_trials_threaded=0, batch_kill_trials_int8=0, batch_kills=0, batch_acked=0, concurrent_trials=0, concurrent_refused=0, concurrent_coordinated=0,
              corruptions_served=0, lost=0, wrong=0, errors=[])
     for k in ('shard_truncate', 'shard_bitflip', 'journal_bitflip', 'manifest_bitflip'): S.update({f'{k}_injected': 0, f'{k}_detected': 0, f'{k}_harmless': 0, f'{k}_as_missing': 0})
     S['shard_bitflip_detected_on_read'] = 0
@@ -389,7 +392,7 @@ def table(S:dict)->str:
                                     f"{S['ended_before_kill']} runs ended before their kill)"),
              row('kills that left a torn write', S['torn_after_kill']),
              row('resumes', S['resumes']),
-             row('batched writers killed', f"{S['batch_kills']} kills in {S['batch_kill_trials']} trials ({S['batch_kill_trials_threaded']} threaded); "
+             row('batched writers killed', f"{S['batch_kills']} kills in {S['batch_kill_trials']} trials ({S['batch_kill_trials_threaded']} threaded, {S['batch_kill_trials_int8']} int8); "
                                            f"{S['batch_acked']} acknowledged items checked after kills"),
              row('concurrent preloaders (trials)', f"{S['concurrent_trials']}: {S['concurrent_refused']} refused clearly, "
                                                    f"{S['concurrent_coordinated']} found nothing left to do"),

@@ -407,7 +407,7 @@ def test_fault_injection_few_trials(tmp_path):
     S = json.loads(out.read_text())
     assert r.returncode == 0 and S['ok'], r.stdout + r.stderr
     assert S['kill_trials'] == 3 and S['kills'] >= 3 and S['concurrent_trials'] == 3
-    assert S['batch_kill_trials'] == 3 and S['batch_kill_trials_threaded'] == 1 and S['batch_kills'] >= 1  # batched (and threaded) writers killed
+    assert S['batch_kill_trials'] == 3 and S['batch_kill_trials_threaded'] == 1 and S['batch_kill_trials_int8'] == 1 and S['batch_kills'] >= 1  # batched (threaded, int8) writers killed
     assert S['lost'] == 0 and S['wrong'] == 0 and S['corruptions_served'] == 0 and not S['errors']
     for k in ('shard_truncate', 'shard_bitflip'): assert S[f'{k}_detected'] == S[f'{k}_injected'] == 3
     assert S['shard_bitflip_detected_on_read'] == 3
