@@ -313,6 +313,7 @@ def compare(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
             num_workers:int=0, # DataLoader worker processes per trial
             online:store_true=False, # FPT, FPT+: run the LPM every step instead of preloading its features
             root:str=None, # Feature stores go under root/<fingerprint> (default: the kit's cache)
+            dtype:str='float16', # Storage dtype of the preloaded features: float16, bfloat16, float32 or int8 (half the bytes of float16)
             bf16:store_true=False, # Mixed precision (bf16) on a GPU
             allow_duplicates:store_true=False, # Accept identical images (same bytes) in two splits or under two labels
             grace:float=300, # Seconds without a heartbeat after which a running trial counts as dead and is redone
@@ -328,11 +329,12 @@ def compare(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
     if bad: raise ValueError(f"--options {options!r}: {bad[0]!r} must be one of --methods ({', '.join(ms)}) with a JSON object of its options, "
                              "e.g. '{\"lora\": {\"lora_rank\": 8}}'")
     check_range('--seeds', seeds, 1, integer=True); check_range('--epochs', epochs, 1, integer=True)
+    check_choice('--dtype', dtype, ('float16', 'bfloat16', 'float32', 'int8'))
     mk = json.loads(model_kwargs) if model_kwargs else None
     _compare(data, methods=ms, lrs=lr_list, seeds=seeds, epochs=epochs, out=out, storage=storage, study=study, workers=workers, grace=grace,
              recipe=recipe, arch=arch, weights=weights, pretrained=pretrained, model_kwargs=mk, options=opts, lpm_size=lpm_size, side_size=side_size,
              token_ratio=token_ratio, pos_resample=pos_resample, scale=scale, bs=bs, monitor=monitor, num_workers=num_workers, online=online, root=root,
-             bf16=bf16, allow_duplicates=allow_duplicates)
+             bf16=bf16, allow_duplicates=allow_duplicates, **({} if dtype == 'float16' else dict(dtype=dtype)))  # float16 unsaid: studies begun without --dtype can be joined
 
 @command
 def synth(out:str, # Folder to write: out/{train,valid,test}/grade<c>/<id>.png

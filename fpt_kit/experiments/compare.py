@@ -145,7 +145,7 @@ def compare(items, # A dataset (folder or CSV) or an items DataFrame (path, labe
             progress:bool=True, # A line per finished trial and the table at the end
             heartbeat:float=30, # Seconds between a running trial's heartbeats
             grace:float=300, # Seconds without a heartbeat after which another worker redoes the trial
-            **train # `fpt-kit train`'s settings for every trial: recipe, arch, weights, pretrained, model_kwargs, options (dict by method), lpm_size, side_size, token_ratio, pos_resample, scale, bs, monitor, num_workers, online, root, bf16, allow_duplicates
+            **train # `fpt-kit train`'s settings for every trial: recipe, arch, weights, pretrained, model_kwargs, options (dict by method), lpm_size, side_size, token_ratio, pos_resample, scale, bs, monitor, num_workers, online, root, bf16, allow_duplicates, dtype (of the preloaded features)
            )->dict[str, pd.DataFrame]:
     "Train every method x lr x seed as a run folder under `out/trials`; returns {'table', 'trials'} and writes table.csv, trials.csv, report.html"
     unknown = sorted(set(train) - set(TRAIN_DEFAULTS))

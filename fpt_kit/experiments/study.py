@@ -130,7 +130,7 @@ def grid_state(study:optuna.Study, names:Sequence[str])->dict[str, str]:
 # %% ../../nbs/13e_experiments.study.ipynb #5ae2c6d3
 TRAIN_DEFAULTS = dict(recipe=None, arch=None, weights=None, pretrained=False, model_kwargs=None, options=None, lpm_size=None, side_size=None,
                       token_ratio=None, pos_resample=None, scale='auto', bs=16, monitor='auc', num_workers=0, online=False, root=None, bf16=False,
-                      allow_duplicates=False) # `fpt-kit train`'s settings that every trial shares (options: a dict of options by method)
+                      allow_duplicates=False, dtype='float16') # `fpt-kit train`'s settings that every trial shares (options: a dict of options by method)
 
 def _train_args(spec:dict, method:str)->dict:
     "`fpt-kit train`'s arguments for a trial of `method` (the FPT options only for the methods that take them)"
@@ -138,7 +138,7 @@ def _train_args(spec:dict, method:str)->dict:
     a['options'] = json.dumps((a['options'] or {}).get(method, {}))
     a['model_kwargs'] = json.dumps(a['model_kwargs']) if a['model_kwargs'] else None
     if not m.uses_fpt_config: a['side_size'] = None
-    if not m.preloadable: a['token_ratio'] = a['pos_resample'] = None; a['online'] = False
+    if not m.preloadable: a['token_ratio'] = a['pos_resample'] = None; a['online'] = False; a['dtype'] = 'float16'
     return a
 
 class Prepared:
@@ -209,7 +209,7 @@ def preload_stores(spec:dict, prep:Prepared, progress:bool=True):
         with FileLock(root/'.compare-preload.lock'), warnings.catch_warnings():
             warnings.simplefilter('ignore')
             learn = cli.fpt_learner(cli.fpt_dls(items, d, allow_duplicates=a['allow_duplicates']), cfg=cfg, method=m, **cli._lpm(a['arch'], a['weights'], a['pretrained'], a['model_kwargs']))
-            store = learn.preload(root=root, num_workers=a['num_workers'], progress=False, switch=False)
+            store = learn.preload(root=root, dtype=a['dtype'], num_workers=a['num_workers'], progress=False, switch=False)
         if progress: print(f"features for {method}: {store.report}", flush=True)
 
 # %% ../../nbs/13e_experiments.study.ipynb #b80d9dca
