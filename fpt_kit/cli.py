@@ -22,7 +22,7 @@ from .models.lpm import shipped_lpm, SHIPPED_LPM
 from .preload import preload as preload_items, preloaded_dls
 from .learner import fpt_learner
 from .methods import Method, METHODS, get_method
-from .store import StoreError
+from .store import STORE_DTYPES, StoreError
 from .runs import strict_json, load_run, run_items, _write, _file_digest, _out_folder, _save_run
 
 # %% auto #0
@@ -234,7 +234,7 @@ def train(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder, o
     graded = bool(recipe and load_recipe(recipe).graded)
     if monitor == 'kappa' and not graded: raise ValueError("--monitor kappa needs a graded recipe (--recipe messidor2 or ddr); use auc, accuracy or valid_loss")
     check_choice('--monitor', monitor, ('valid_loss', 'auc', 'accuracy') + (('kappa',) if graded else ()))
-    check_choice('--dtype', dtype, ('float16', 'bfloat16', 'float32', 'int8'))
+    check_choice('--dtype', dtype, STORE_DTYPES)
     if dtype != 'float16' and (online or not _method(method).preloadable):
         raise ValueError(f"--dtype {dtype} is the storage dtype of preloaded features, and --method {method}{' --online' if online else ''} preloads none; leave --dtype out")
     rank, world, out = rank_distrib(), max(1, num_distrib()), Path(out).expanduser()
@@ -329,7 +329,7 @@ def compare(data:str, # Dataset: a CSV, a root/{train,val,test}/<class>/ folder,
     if bad: raise ValueError(f"--options {options!r}: {bad[0]!r} must be one of --methods ({', '.join(ms)}) with a JSON object of its options, "
                              "e.g. '{\"lora\": {\"lora_rank\": 8}}'")
     check_range('--seeds', seeds, 1, integer=True); check_range('--epochs', epochs, 1, integer=True)
-    check_choice('--dtype', dtype, ('float16', 'bfloat16', 'float32', 'int8'))
+    check_choice('--dtype', dtype, STORE_DTYPES)
     mk = json.loads(model_kwargs) if model_kwargs else None
     _compare(data, methods=ms, lrs=lr_list, seeds=seeds, epochs=epochs, out=out, storage=storage, study=study, workers=workers, grace=grace,
              recipe=recipe, arch=arch, weights=weights, pretrained=pretrained, model_kwargs=mk, options=opts, lpm_size=lpm_size, side_size=side_size,

@@ -21,7 +21,7 @@ from .core import cache_dir, check_range, check_choice, get_device, progress as 
 from .data.items import check_items, file_hash, hash_items
 from .data.core import FPTData, FPTDataLoaders, PILImageLPM, LPMResize, view_dls
 from .models.backbone import FrozenBackbone
-from .store import FeatureStore, StoreError, FEATURES_VERSION, _diff
+from .store import FeatureStore, StoreError, FEATURES_VERSION, STORE_DTYPES, _diff
 
 # %% auto #0
 __all__ = ['RESIZE_RULE', 'feature_fingerprint', 'feature_shape', 'check_store', 'lpm_view_dl', 'PreloadReport', 'preload',
@@ -129,7 +129,7 @@ def preload(backbone:FrozenBackbone, # The frozen LPM
            )->FeatureStore:
     "Compute the selected keys and values of every image once, store them under the image's content hash; `store.report` says what was done"
     t0 = time.time()
-    check_choice('dtype', dtype, ('float16', 'bfloat16', 'float32', 'int8'))
+    check_choice('dtype', dtype, STORE_DTYPES)
     check_range('world_size', world_size, 1, integer=True); check_range('rank', rank, 0, world_size - 1, integer=True)
     items = hash_items(check_items(items))  # the files as they are now
     store = FeatureStore.at(root or cache_dir('features'), feature_fingerprint(backbone, data, dtype), feature_shape(backbone), dtype=dtype, verify=False)

@@ -16,13 +16,15 @@ from .core import check_choice
 from .models.fusion import SCALE_BITS, quantize_kv, _quantize_rows, scales_not_finite
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'FEATURES_VERSION', 'record_shape', 'fingerprint_hash', 'StoreError', 'FeatureStore', 'StoreWriter']
+__all__ = ['FORMAT_VERSION', 'FEATURES_VERSION', 'STORE_DTYPES', 'record_shape', 'fingerprint_hash', 'StoreError', 'FeatureStore',
+           'StoreWriter']
 
 # %% ../nbs/06a_store.ipynb #a9e7ae89
 FORMAT_VERSION = 5 # Format of the stores this kit writes. 2: the checksum covers the key as well as the record; 3: preloaded records are keyed by their image's content hash; 5: XXH3-64 checksums (3: CRC-32, still read and appended to)
 FEATURES_VERSION = 3 # What a preloaded record means (keyed by its image's content hash): in the fingerprint, so a format-3 store still serves the same features
 _DTYPES = {'float16': (np.float16, torch.float16), 'bfloat16': (np.uint16, torch.bfloat16), 'float32': (np.float32, torch.float32),
            'int8': (np.int8, torch.int8)}
+STORE_DTYPES = tuple(_DTYPES) # The dtypes a store can hold (`dtype=`): float16, bfloat16, float32, int8
 _INT8_FORMAT = 7 # int8 stores: records (2, L, H, k, dh), each row's scale in the lowest bits of its values (`quantize_kv`), XXH3-64 checksums
 _INT8_ROWS = (6, 4) # int8 formats with each row's scale in two bytes after it, (2, L, H, k, dh + 2) (4: CRC-32): still read and appended to
 _READS = {False: (FORMAT_VERSION, 3), True: (_INT8_FORMAT, *_INT8_ROWS)} # formats read, by int8-ness: the newest (written by new stores) first
