@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_store.ipynb #98661a27
 from __future__ import annotations
-import errno, hashlib, json, math, os, time, zlib
+import ctypes, errno, hashlib, json, math, os, sys, time, zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 import numpy as np, torch, xxhash
@@ -307,6 +307,27 @@ def _writev_at(fd:int, parts:list, offset:int):
 
 _IOV_MAX = os.sysconf('SC_IOV_MAX') if hasattr(os, 'sysconf') and 'SC_IOV_MAX' in os.sysconf_names else 1024
 
+def _sync_file_range():
+    "Linux's `sync_file_range` from the C library (Python's `os` has no binding), or None where there is none"
+    if not sys.platform.startswith('linux'): return None
+    try: f = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError): return None
+    f.argtypes, f.restype = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint], ctypes.c_int
+    return f
+
+_SYNC_FILE_RANGE, _SYNC_FILE_RANGE_WRITE = _sync_file_range(), 2
+
+def _start_writeback(fd:int, offset:int, n:int):
+    """Have the kernel start writing bytes `offset`..`offset + n` of `fd` to the disk now, without waiting for them (Linux; nothing elsewhere):
+    the disk then works while the next piece goes to the cache instead of only once the batch's sync begins. Durability is unchanged: the sync
+    at the batch's end still waits for every byte, and a failure here only loses the head start"""
+    if _SYNC_FILE_RANGE is not None: _SYNC_FILE_RANGE(fd, offset, n, _SYNC_FILE_RANGE_WRITE)
+
+def _write_piece(fd:int, parts:list, offset:int):
+    "Write a piece of a batch (`_writev_at`) and start its writeback"
+    _writev_at(fd, parts, offset)
+    _start_writeback(fd, offset, sum(memoryview(p).nbytes for p in parts))
+
 def _holder(note:Path, wait:float=1.0)->str:
     "Who writes a rank, from the note its lock holder leaves beside the lock (written just after it takes the lock: waited for briefly)"
     t0 = time.monotonic()
@@ -455,7 +476,7 @@ class StoreWriter:
         self.shard, self.count, self._jend = shard, count, self._jend + len(lines)
 
     def _pieces(self, fd:int, keys:list[str], kv:tuple, checked:bool, a:int, b:int, base:int, writes:list)->list[int]:
-        "Check and checksum records a..b of `kv` a piece at a time, each handed to the write thread (record j at `base + j * record_bytes` of `fd`) while the next is checked; their checksums"
+        "Check and checksum records a..b of `kv` a piece at a time, each handed to the write thread (record j at `base + j * record_bytes` of `fd`; its writeback started once written) while the next is checked; their checksums"
         st, rb, n, sums = self.store, self.store.record_bytes, kv[0].shape[1], []
         per = max(1, min(_CHUNK_BYTES // rb, _IOV_MAX // (2 * len(kv[0]))))
         for c in range(a, b, per):
@@ -469,7 +490,7 @@ class StoreWriter:
             if n <= per: _writev_at(fd, flat, off)  # the batch is one piece: no thread
             else:
                 if self._pool is None: self._pool = ThreadPoolExecutor(1, thread_name_prefix='fpt-store')
-                writes.append(self._pool.submit(_writev_at, fd, flat, off))
+                writes.append(self._pool.submit(_write_piece, fd, flat, off))
         return sums
 
     def _undo(self, done:list[tuple[Path, int]]):
