@@ -830,6 +830,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'fpt_kit.store._manifest_ok': ('store.html#_manifest_ok', 'fpt_kit/store.py'),
                                'fpt_kit.store._not_finite': ('store.html#_not_finite', 'fpt_kit/store.py'),
                                'fpt_kit.store._one_thread': ('store.html#_one_thread', 'fpt_kit/store.py'),
+                               'fpt_kit.store._piece_records': ('store.html#_piece_records', 'fpt_kit/store.py'),
                                'fpt_kit.store._read_journal': ('store.html#_read_journal', 'fpt_kit/store.py'),
                                'fpt_kit.store._start_writeback': ('store.html#_start_writeback', 'fpt_kit/store.py'),
                                'fpt_kit.store._store_format': ('store.html#_store_format', 'fpt_kit/store.py'),

@@ -349,6 +349,8 @@ def _not_finite(x:torch.Tensor, dh:int|None=None)->list[int]:
 
 _CHUNK_BYTES = 4 * 2**20 # A batch is checked, checksummed and handed to the write thread in pieces of about this size (while they are in the cache)
 
+def _piece_records(record_bytes:int, n_layers:int)->int: return max(1, min(_CHUNK_BYTES // record_bytes, _IOV_MAX // (2 * n_layers)))  # records per piece: about _CHUNK_BYTES, within one pwritev
+
 class _NotFinite(Exception): "Records (batch positions in args[0]) holding NaN or Inf"
 
 @contextmanager
@@ -478,7 +480,7 @@ class StoreWriter:
     def _pieces(self, fd:int, keys:list[str], kv:tuple, checked:bool, a:int, b:int, base:int, writes:list)->list[int]:
         "Check and checksum records a..b of `kv` a piece at a time, each handed to the write thread (record j at `base + j * record_bytes` of `fd`; its writeback started once written) while the next is checked; their checksums"
         st, rb, n, sums = self.store, self.store.record_bytes, kv[0].shape[1], []
-        per = max(1, min(_CHUNK_BYTES // rb, _IOV_MAX // (2 * len(kv[0]))))
+        per = _piece_records(rb, len(kv[0]))
         for c in range(a, b, per):
             if len(writes) >= 2: writes[-2].result()  # at most a piece ahead of the thread: it writes from the cache, not from memory
             part = [t[:, c:min(b, c + per)] for t in kv]

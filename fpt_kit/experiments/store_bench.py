@@ -12,7 +12,7 @@ from PIL import Image
 from ..core import check_range
 from ..data.core import FPTData, fpt_dls, folder_items
 from ..data.items import hash_items
-from ..store import FeatureStore, _CHUNK_BYTES, _start_writeback, _write_at
+from ..store import FeatureStore, _piece_records, _start_writeback, _write_at
 from ..preload import RESIZE_RULE, StoreRecords, preloaded_dls, _READ_THREADS
 
 # %% auto #0
@@ -60,7 +60,7 @@ def write_bandwidth(root:str|Path, # A folder on the file system to measure (a d
         d = Path(tempfile.mkdtemp(prefix='fpt_store_bench_', dir=root))
         try:
             st = FeatureStore(d/'store', dict(bench=rep), item_shape)
-            nbytes, batches, piece = bs * st.record_bytes, n_items // bs, max(1, _CHUNK_BYTES // st.record_bytes) * st.record_bytes
+            nbytes, batches, piece = bs * st.record_bytes, n_items // bs, _piece_records(st.record_bytes, item_shape[0]) * st.record_bytes
             buf, fds, t = np.full(nbytes, 7, np.uint8), [os.open(d/f'{n}.bin', os.O_WRONLY | os.O_CREAT, 0o644) for n in ('raw', 'early')], dict(store=[], raw=[], early=[])
             try:
                 with st.writer() as w:
